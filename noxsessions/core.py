@@ -1,0 +1,42 @@
+"""Sessions of rlwatch-core: tests, lint, types, demo, bench."""
+
+from __future__ import annotations
+
+import nox
+
+from noxsessions._common import PYTHON, ROOT, TEST_DEPS
+
+PLUGIN_FIXTURES = ROOT / "tests" / "fixtures" / "plugins"
+
+
+@nox.session(python=PYTHON)
+def core(session: nox.Session) -> None:
+    """rlwatch-core tests, with the test plugin distributions installed."""
+    session.install(str(ROOT / "rlwatch-core"), *TEST_DEPS)
+    session.install(str(PLUGIN_FIXTURES / "rlwatch-testplugin"), str(PLUGIN_FIXTURES / "rlwatch-brokenplugin"))
+    session.run("pytest", "tests/core", "-q", "-p", "no:cacheprovider", *session.posargs,
+                env={"RLWATCH_TEST_PLUGINS_INSTALLED": "1"})
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over every package and the tests."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def types(session: nox.Session) -> None:
+    """mypy, strict on rlwatch-core."""
+    session.install("mypy>=1.10", "types-PyYAML", str(ROOT / "rlwatch-core"))
+    session.run("mypy", "--strict", str(ROOT / "rlwatch-core" / "src" / "rlwatch"))
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The README's main command on a fresh install: `rlwatch demo`."""
+    session.install(str(ROOT / "rlwatch-core"))
+    tmp = session.create_tmp()
+    session.chdir(tmp)
+    session.run("rlwatch", "demo", "--delay", "0")
+    session.run("rlwatch", "runs")

@@ -1,0 +1,50 @@
+"""The built-in console channel: a readable block on stderr."""
+
+from __future__ import annotations
+
+import sys
+from typing import ClassVar, TextIO
+
+from rlwatch.alerts import Alert
+from rlwatch.channels.base import Channel, Delivery, RunContext
+
+_COLOURS = {"warning": "\033[33m", "critical": "\033[1;31m"}
+_RESET = "\033[0m"
+
+
+def format_alert(alert: Alert, context: RunContext, colour: bool = False) -> str:
+    """Multi-line, human-readable text of an alert (also used by the CLI)."""
+    head = f"[rlwatch] {alert.severity.upper()} {alert.detector} at step {alert.step} (run {context.run_id})"
+    if colour:
+        head = f"{_COLOURS.get(alert.severity, '')}{head}{_RESET}"
+    lines = [head, f"  {alert.message}"]
+    if alert.metric_values:
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in list(alert.metric_values.items())[:8])
+        lines.append(f"  values: {shown}")
+    if alert.recommendation:
+        lines.append(f"  what to do: {alert.recommendation}")
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+class ConsoleChannel(Channel):
+    """Prints each alert to stderr (synchronously: it is cheap and local)."""
+
+    synchronous: ClassVar[bool] = True
+
+    def __init__(self, min_severity: str = "warning", stream: TextIO | None = None) -> None:
+        super().__init__("console", min_severity)
+        self._stream = stream
+
+    def send(self, alert: Alert, context: RunContext) -> Delivery:
+        """Write the alert block and flush, so it shows before a crash."""
+        stream = self._stream or sys.stderr
+        colour = bool(getattr(stream, "isatty", lambda: False)())
+        stream.write(format_alert(alert, context, colour) + "\n")
+        stream.flush()
+        return Delivery("delivered")

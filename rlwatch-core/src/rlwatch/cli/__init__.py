@@ -1,0 +1,1 @@
+"""The ``rlwatch`` command line."""

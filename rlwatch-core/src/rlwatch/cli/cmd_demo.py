@@ -1,0 +1,55 @@
+"""`rlwatch demo`: a simulated GRPO run that goes wrong, monitored live."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+from rlwatch.cli._common import EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``demo`` command."""
+    p = subparsers.add_parser("demo", help="watch a simulated GRPO run collapse, live")
+    p.add_argument("--log-dir", default="./rlwatch_logs", help="where metrics.db goes (default ./rlwatch_logs)")
+    p.add_argument("--run-id", default="", help="run id (default: demo-<time>)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--delay", type=float, default=0.004, help="seconds between simulated steps")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the simulation through a real monitor, then print the diagnosis."""
+    from rlwatch.config import load_config
+    from rlwatch.core import RLWatch
+    from rlwatch.diagnose import diagnose, render_text
+    from rlwatch.simulate import demo_run
+    from rlwatch.storage.reader import StoreReader
+
+    run_id = args.run_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    cfg = load_config(overrides={"run_id": run_id, "framework": "demo", "storage": {"log_dir": args.log_dir}})
+    print(f"rlwatch demo: simulating a GRPO run ({run_id}); healthy at first, then it goes wrong.", flush=True)
+    monitor = RLWatch(cfg).start()
+    sent = 0
+    last_step = 0
+    for step, metrics in demo_run(seed=args.seed):
+        sent += len(monitor.log_step(step, **metrics))
+        last_step = step
+        if step % 50 == 0:
+            print(f"  step {step:4d}  " + "  ".join(
+                f"{k}={v:.3g}" for k, v in metrics.items() if isinstance(v, float) and k in
+                ("entropy", "kl_divergence", "reward_mean", "grad_norm")), file=sys.stderr, flush=True)
+        if args.delay:
+            time.sleep(args.delay)
+    monitor.stop()
+    print(f"\nrlwatch demo: {last_step + 1} steps, {sent} alerts sent.\n", flush=True)
+    with StoreReader(cfg.db_path) as reader:
+        result = diagnose(reader, run_id)
+        if result is not None:
+            print(render_text(result))
+    print(f"\nData: {os.path.abspath(cfg.db_path)} (run {run_id}).")
+    print(f"Next: rlwatch diagnose {run_id} --db {cfg.db_path}   |   rlwatch dashboard --db {cfg.db_path}")
+    return EXIT_OK

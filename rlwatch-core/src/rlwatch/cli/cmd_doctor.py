@@ -1,0 +1,100 @@
+"""`rlwatch doctor`: versions, plugins, resolved config (redacted), DB health."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+from rlwatch import plugins
+from rlwatch.cli._common import EXIT_OK, EXIT_USAGE, add_db_option
+from rlwatch.config import ConfigError, load_config
+from rlwatch.guard import error_counts
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``doctor`` command."""
+    p = subparsers.add_parser("doctor", help="check the installation, plugins, configuration and database")
+    add_db_option(p)
+    p.add_argument("--config", help="rlwatch.yaml to check (default: $RLWATCH_CONFIG or ./rlwatch.yaml)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_doctor)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("rlwatch-core", "numpy", "scipy", "pluggy", "PyYAML"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.startswith("rlwatch-") and name != "rlwatch-core":
+            out[name] = dist.version
+    return out
+
+
+def _db_health(path: str) -> dict[str, Any]:
+    import sqlite3
+
+    from rlwatch.storage.reader import StoreError, StoreReader
+
+    info: dict[str, Any] = {"path": os.path.abspath(path), "exists": os.path.exists(path)}
+    if not info["exists"]:
+        info["status"] = "not created yet (it appears on the first logged step)"
+        return info
+    info["size_bytes"] = os.path.getsize(path)
+    try:
+        with StoreReader(path) as reader:
+            info["integrity"] = reader.integrity_check()
+            info["runs"] = len(reader.runs())
+            info["status"] = "ok" if info["integrity"] == "ok" else "damaged"
+    except (StoreError, sqlite3.Error) as exc:
+        info["status"] = f"error: {exc}"
+    return info
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Print the health report."""
+    try:
+        cfg = load_config(args.config)
+        config: dict[str, Any] = cfg.to_dict(redact=True)
+        config_status = "ok"
+        db_path = args.db or cfg.db_path
+    except ConfigError as exc:
+        config, config_status, db_path = {}, f"error: {exc}", args.db or "./rlwatch_logs/metrics.db"
+    report = {
+        "versions": _versions(),
+        "plugins": [r.__dict__ for r in plugins.records()],
+        "detectors": [cls.id for cls in plugins.detector_classes()],
+        "config_status": config_status,
+        "config": config,
+        "database": _db_health(db_path),
+        "internal_errors": error_counts(),
+        "disabled": os.environ.get("RLWATCH_DISABLE", "") not in ("", "0", "false"),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print("rlwatch doctor")
+        print("  versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+        print("  plugins:")
+        for rec in report["plugins"]:
+            detail = f" ({rec['detail']})" if rec["detail"] else ""
+            print(f"    {rec['name']:12} {rec['status']:9} {rec['source']}{detail}")
+        print("  detectors: " + ", ".join(report["detectors"]))
+        print(f"  config: {config_status}")
+        if config:
+            import yaml
+
+            print("    " + yaml.safe_dump(config, sort_keys=False).replace("\n", "\n    ").rstrip())
+        db = report["database"]
+        print(f"  database: {db['path']}: {db.get('status')}")
+        if report["disabled"]:
+            print("  RLWATCH_DISABLE is set: monitors are no-ops")
+    return EXIT_OK if config_status == "ok" else EXIT_USAGE

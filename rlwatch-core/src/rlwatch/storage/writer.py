@@ -1,0 +1,469 @@
+"""The writer thread: the only code that writes to the SQLite file.
+
+Callers (the training thread) only append to an in-memory deque; a daemon
+thread drains it every ``flush_interval`` seconds (or on `flush`) and writes
+one transaction per batch. WAL checkpoints happen on that thread too, so the
+training thread never waits on the disk.
+
+Faults (read-only directory, disk full, file deleted, lock held by another
+process, not a database) are logged once with a clear message; rows are kept
+and retried each interval up to the queue cap, after which the oldest are
+dropped and counted on their run. Writing resumes by itself when the fault
+clears.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlwatch.storage.schema import SchemaTooNewError, column_for, ensure_schema
+
+logger = logging.getLogger("rlwatch")
+
+_STEP, _ALERT, _DELIVERY, _RUN_UPDATE, _OPEN_RUN = range(5)
+
+
+@dataclass
+class ResumeInfo:
+    """What a monitor needs to continue an existing run."""
+
+    existed: bool
+    last_step: int | None
+    max_alert_id: int
+
+
+@dataclass
+class _OpenRequest:
+    row: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: ResumeInfo | None = None
+
+
+class StoreWriter:
+    """Batches rows, alerts and run updates into one SQLite file.
+
+    One instance per file per process, shared by every monitor writing there
+    (see `get_writer`). Methods named ``put_*`` are cheap and never block or
+    raise; `open_run`, `flush` and `close` wait (bounded) for the thread.
+    """
+
+    def __init__(self, path: str, flush_interval: float, queue_max_rows: int) -> None:
+        self.path = os.path.abspath(path)
+        self.flush_interval = flush_interval
+        self.queue_max_rows = queue_max_rows
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._retry: list[tuple[Any, ...]] = []
+        self._wake = threading.Event()
+        self._cond = threading.Condition()
+        self._requested = 0
+        self._completed = 0
+        self._stopping = False
+        self._conn: sqlite3.Connection | None = None
+        self._inode: tuple[int, int] | None = None
+        self._columns: dict[str, str] = {}
+        self._run_pks: dict[str, int] = {}
+        self._known_sets: set[tuple[int, tuple[str, ...]]] = set()
+        self._touched: dict[str, int | None] = {}
+        self.dropped: dict[str, int] = {}
+        self.skipped_providers: dict[str, Callable[[], dict[str, int]]] = {}
+        self._error_logged: str | None = None
+        self.last_error: str | None = None
+        self.refcount = 0
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._loop, name="rlwatch-writer", daemon=True)
+        self._thread.start()
+
+    # -- caller side: cheap, never raises ------------------------------------
+
+    def put_step(self, run_id: str, step: int, wall_time: float, values: dict[str, float]) -> None:
+        """Queue one step's values; counts a drop when the queue is full."""
+        if len(self._queue) >= self.queue_max_rows:
+            self.dropped[run_id] = self.dropped.get(run_id, 0) + 1
+            return
+        self._queue.append((_STEP, run_id, step, wall_time, values))
+
+    def put_alert(self, run_id: str, alert: Any, status: str, reason: str) -> None:
+        """Queue an alert record (alerts are never dropped for queue space)."""
+        self._queue.append((_ALERT, run_id, alert, status, reason))
+
+    def put_delivery(self, run_id: str, alert_id: int, channel: str, status: str, attempts: int, detail: str) -> None:
+        """Queue a delivery outcome."""
+        self._queue.append((_DELIVERY, run_id, alert_id, channel, status, attempts, detail, time.time()))
+
+    def put_run_update(self, run_id: str, **fields: Any) -> None:
+        """Queue an update of run columns (status, ended_at, ...)."""
+        self._queue.append((_RUN_UPDATE, run_id, fields))
+
+    # -- synchronous, bounded --------------------------------------------------
+
+    def open_run(self, row: dict[str, Any], timeout: float = 10.0) -> ResumeInfo | None:
+        """Insert or resume a run; returns None if the store did not answer in time."""
+        req = _OpenRequest(row)
+        self._queue.append((_OPEN_RUN, row["run_id"], req))
+        self._wake.set()
+        req.done.wait(timeout)
+        return req.result
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Write everything queued so far; True if done within `timeout`."""
+        if not self._thread.is_alive():
+            return False
+        with self._cond:
+            self._requested += 1
+            target = self._requested
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._completed < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return not self._retry
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush, stop the thread and close the connection."""
+        self.flush(timeout)
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def pending(self) -> int:
+        """Items not yet written."""
+        return len(self._queue) + len(self._retry)
+
+    # -- writer thread -----------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            with self._cond:
+                target = self._requested
+            try:
+                self._write_batch()
+            except Exception as exc:  # noqa: BLE001 - the writer thread must survive
+                from rlwatch.guard import report
+
+                report("storage.writer", exc)
+            with self._cond:
+                self._completed = max(self._completed, target)
+                self._cond.notify_all()
+            if self._stopping:
+                self._close_conn()
+                return
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._inode is not None:
+            try:
+                st = os.stat(self.path)
+                if (st.st_dev, st.st_ino) == self._inode:
+                    return self._conn
+            except OSError:
+                pass
+            # The file was deleted or replaced under us: start a fresh one.
+            logger.warning("rlwatch: %s was deleted or replaced; writing to a new file there", self.path)
+            self._close_conn()
+        if self._conn is not None:
+            return self._conn
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            ensure_schema(conn)
+        except BaseException:
+            conn.close()
+            raise
+        st = os.stat(self.path)
+        self._inode = (st.st_dev, st.st_ino)
+        self._conn = conn
+        self._columns = {}
+        self._run_pks = {}
+        self._known_sets = set()
+        return conn
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+        self._conn = None
+        self._inode = None
+
+    def _write_batch(self) -> None:
+        items = self._retry
+        self._retry = []
+        queue = self._queue
+        while queue:
+            items.append(queue.popleft())
+        if not items:
+            return
+        try:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                opened = self._apply(conn, items)
+                self._update_runs(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError, SchemaTooNewError) as exc:
+            self._on_fault(exc, items)
+            return
+        for req, info in opened:
+            req.result = info
+            req.done.set()
+        if self._error_logged is not None:
+            logger.warning("rlwatch: writing to %s works again; nothing queued was lost", self.path)
+            self._error_logged = None
+            self.last_error = None
+
+    def _on_fault(self, exc: BaseException, items: list[tuple[Any, ...]]) -> None:
+        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+            self._close_conn()
+        elif isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc) and "busy" not in str(exc):
+            # Reopen next time (the file may have been fixed, moved or re-permissioned).
+            self._close_conn()
+        # Columns/runs created inside the rolled-back transaction do not exist.
+        self._columns = {}
+        self._run_pks = {}
+        self._known_sets = set()
+        message = f"{type(exc).__name__}: {exc}"
+        self.last_error = message
+        if self._error_logged != message:
+            logger.error(
+                "rlwatch cannot write to %s (%s); training continues, rows are kept in memory "
+                "and retried every %.1fs (up to %d, then the oldest are dropped and counted)",
+                self.path, message, self.flush_interval, self.queue_max_rows,
+            )
+            self._error_logged = message
+        # Open requests fail now rather than wait: start() must not hang on a bad disk.
+        keep: list[tuple[Any, ...]] = []
+        for item in items:
+            if item[0] == _OPEN_RUN:
+                item[2].done.set()
+                keep.append(item)
+            else:
+                keep.append(item)
+        overflow = len(keep) - self.queue_max_rows
+        if overflow > 0:
+            kept: list[tuple[Any, ...]] = []
+            for item in keep:
+                if overflow > 0 and item[0] == _STEP:
+                    self.dropped[item[1]] = self.dropped.get(item[1], 0) + 1
+                    overflow -= 1
+                else:
+                    kept.append(item)
+            keep = kept
+        self._retry = keep + self._retry
+
+    def _run_pk(self, conn: sqlite3.Connection, run_id: str) -> int:
+        pk = self._run_pks.get(run_id)
+        if pk is None:
+            conn.execute(
+                "INSERT OR IGNORE INTO runs(run_id, status, started_at, updated_at) VALUES (?, 'running', ?, ?)",
+                (run_id, time.time(), time.time()),
+            )
+            pk = conn.execute("SELECT run_pk FROM runs WHERE run_id=?", (run_id,)).fetchone()[0]
+            self._run_pks[run_id] = pk
+        return pk
+
+    def _apply(self, conn: sqlite3.Connection, items: list[tuple[Any, ...]]) -> list[tuple[_OpenRequest, ResumeInfo]]:
+        opened: list[tuple[_OpenRequest, ResumeInfo]] = []
+        batches: dict[tuple[int, tuple[str, ...], bool], list[tuple[Any, ...]]] = {}
+        signatures: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+        touched = self._touched
+        for item in items:
+            kind = item[0]
+            if kind == _STEP:
+                _, run_id, step, wall_time, values = item
+                run_pk = self._run_pk(conn, run_id)
+                names = tuple(values)
+                cols = signatures.get(names, ())
+                if cols == ():
+                    cols = self._columns_for(conn, names, run_id)
+                    signatures[names] = cols
+                if cols is None:
+                    cols, vals, nan_names = self._columns_slow(conn, values, run_id)
+                else:
+                    vals = tuple(values.values())
+                    nan_names = None
+                    total = sum(vals)
+                    if total != total:  # NaN somewhere (or inf - inf): find it exactly
+                        nan_names = ",".join(n for n, v in values.items() if v != v)
+                        vals = tuple(None if v != v else v for v in vals)
+                if (run_pk, names) not in self._known_sets:
+                    self._note_names(conn, run_pk, names)
+                batches.setdefault((run_pk, cols, nan_names is not None), []).append(
+                    (run_pk, step, wall_time, *vals, *((nan_names,) if nan_names is not None else ()))
+                )
+                last = touched.get(run_id)
+                if last is None or step > last:
+                    touched[run_id] = step
+            elif kind == _ALERT:
+                _, run_id, alert, status, reason = item
+                conn.execute(
+                    "INSERT OR REPLACE INTO alerts(run_pk, alert_id, detector, severity, step, message, "
+                    "recommendation, metric_values_json, created_at, status, reason) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        self._run_pk(conn, run_id), alert.alert_id, alert.detector, alert.severity,
+                        alert.step, alert.message, alert.recommendation,
+                        json.dumps(alert.metric_values, default=str, allow_nan=True),
+                        alert.timestamp, status, reason,
+                    ),
+                )
+                touched.setdefault(run_id, None)
+            elif kind == _DELIVERY:
+                _, run_id, alert_id, channel, status, attempts, detail, ts = item
+                conn.execute(
+                    "INSERT OR REPLACE INTO deliveries(run_pk, alert_id, channel, status, attempts, detail, "
+                    "updated_at) VALUES (?,?,?,?,?,?,?)",
+                    (self._run_pk(conn, run_id), alert_id, channel, status, attempts, detail, ts),
+                )
+            elif kind == _RUN_UPDATE:
+                _, run_id, fields = item
+                self._run_pk(conn, run_id)
+                assignments = ", ".join(f"{k}=?" for k in fields)
+                conn.execute(f"UPDATE runs SET {assignments} WHERE run_id=?", (*fields.values(), run_id))
+            elif kind == _OPEN_RUN:
+                _, run_id, req = item
+                opened.append((req, self._open_run(conn, req.row)))
+        for (run_pk, cols, has_nan), rows in batches.items():
+            conn.executemany(_upsert_sql(cols, has_nan), rows)
+        return opened
+
+    def _note_names(self, conn: sqlite3.Connection, run_pk: int, names: tuple[str, ...]) -> None:
+        conn.executemany(
+            "INSERT OR IGNORE INTO run_metrics(run_pk, name) VALUES (?, ?)", [(run_pk, n) for n in names]
+        )
+        self._known_sets.add((run_pk, names))
+
+    def _columns_for(self, conn: sqlite3.Connection, names: tuple[str, ...], run_id: str) -> tuple[str, ...] | None:
+        cols = []
+        for name in names:
+            col = column_for(conn, name, self._columns)
+            if col is None:
+                return None
+            cols.append(col)
+        return tuple(cols)
+
+    def _columns_slow(
+        self, conn: sqlite3.Connection, values: dict[str, float], run_id: str
+    ) -> tuple[tuple[str, ...], tuple[Any, ...], str | None]:
+        """Column mapping when the metric table is full: extra names are counted, not stored."""
+        cols: list[str] = []
+        vals: list[Any] = []
+        nans: list[str] = []
+        for name, v in values.items():
+            col = column_for(conn, name, self._columns)
+            if col is None:
+                provider_key = f"{run_id}\x00too_many_metrics"
+                self.dropped[provider_key] = self.dropped.get(provider_key, 0) + 1
+                continue
+            cols.append(col)
+            if v != v:
+                nans.append(name)
+                v = None
+            vals.append(v)
+        return tuple(cols), tuple(vals), (",".join(nans) if nans else None)
+
+    def _open_run(self, conn: sqlite3.Connection, row: dict[str, Any]) -> ResumeInfo:
+        existing = conn.execute(
+            "SELECT run_pk, last_step FROM runs WHERE run_id=?", (row["run_id"],)
+        ).fetchone()
+        if existing is None:
+            cols = ", ".join(row)
+            conn.execute(
+                f"INSERT INTO runs({cols}) VALUES ({', '.join('?' for _ in row)})", tuple(row.values())
+            )
+            pk = conn.execute("SELECT run_pk FROM runs WHERE run_id=?", (row["run_id"],)).fetchone()[0]
+            self._run_pks[row["run_id"]] = pk
+            return ResumeInfo(existed=False, last_step=None, max_alert_id=0)
+        pk, last_step = existing
+        self._run_pks[row["run_id"]] = pk
+        update = {k: v for k, v in row.items() if k not in ("run_id", "started_at")}
+        update["ended_at"] = None
+        conn.execute(
+            f"UPDATE runs SET {', '.join(f'{k}=?' for k in update)} WHERE run_pk=?", (*update.values(), pk)
+        )
+        max_alert = conn.execute("SELECT COALESCE(MAX(alert_id), 0) FROM alerts WHERE run_pk=?", (pk,)).fetchone()[0]
+        return ResumeInfo(existed=True, last_step=last_step, max_alert_id=int(max_alert))
+
+    def _update_runs(self, conn: sqlite3.Connection) -> None:
+        now = time.time()
+        for run_id, last in self._touched.items():
+            skipped: dict[str, int] = {}
+            provider = self.skipped_providers.get(run_id)
+            if provider is not None:
+                try:
+                    skipped = provider()
+                except Exception:  # noqa: BLE001 - counters are best effort
+                    skipped = {}
+            too_many = self.dropped.get(f"{run_id}\x00too_many_metrics", 0)
+            if too_many:
+                skipped = {**skipped, "<metric table full>": too_many}
+            conn.execute(
+                "UPDATE runs SET updated_at=?, last_step=MAX(COALESCE(last_step, -1), COALESCE(?, -1)), "
+                "dropped_rows=?, skipped_json=? WHERE run_pk=?",
+                (now, last, self.dropped.get(run_id, 0), json.dumps(skipped), self._run_pk(conn, run_id)),
+            )
+        self._touched = {}
+
+
+_SQL_CACHE: dict[tuple[tuple[str, ...], bool], str] = {}
+
+
+def _upsert_sql(cols: tuple[str, ...], has_nan: bool) -> str:
+    key = (cols, has_nan)
+    sql = _SQL_CACHE.get(key)
+    if sql is None:
+        all_cols = ("run_pk", "step", "wall_time", *cols, *(("nan_metrics",) if has_nan else ()))
+        updates = ", ".join(f"{c}=excluded.{c}" for c in all_cols[2:])
+        sql = (
+            f"INSERT INTO metrics({', '.join(all_cols)}) VALUES ({', '.join('?' for _ in all_cols)}) "
+            f"ON CONFLICT(run_pk, step) DO UPDATE SET {updates}"
+        )
+        _SQL_CACHE[key] = sql
+    return sql
+
+
+_writers: dict[str, StoreWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def get_writer(path: str, flush_interval: float, queue_max_rows: int) -> StoreWriter:
+    """The shared writer of `path` in this process (created on first use)."""
+    key = os.path.abspath(path)
+    with _writers_lock:
+        writer = _writers.get(key)
+        if writer is None or not writer._thread.is_alive() or writer._pid != os.getpid():
+            writer = StoreWriter(key, flush_interval, queue_max_rows)
+            _writers[key] = writer
+        writer.refcount += 1
+        return writer
+
+
+def release_writer(writer: StoreWriter, timeout: float) -> None:
+    """Drop one reference; the last one flushes and closes the writer."""
+    with _writers_lock:
+        writer.refcount -= 1
+        last = writer.refcount <= 0
+        if last and _writers.get(writer.path) is writer:
+            del _writers[writer.path]
+    if last:
+        writer.close(timeout)
+    else:
+        writer.flush(timeout)

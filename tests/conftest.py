@@ -1,0 +1,68 @@
+"""Fixtures shared by every package's tests.
+
+The autouse `_no_swallowed_errors` fixture is the test-side half of the
+never-raise contract: production code swallows internal errors at its
+boundaries, and here every swallowed error fails the test, unless the test
+is marked ``@pytest.mark.expect_internal_error``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rlwatch import guard
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_errors(request: pytest.FixtureRequest) -> Iterator[list[tuple[str, BaseException]]]:
+    caught: list[tuple[str, BaseException]] = []
+
+    def listener(where: str, exc: BaseException) -> None:
+        caught.append((where, exc))
+
+    guard.add_listener(listener)
+    try:
+        yield caught
+    finally:
+        guard.remove_listener(listener)
+    if caught and request.node.get_closest_marker("expect_internal_error") is None:
+        where, exc = caught[0]
+        pytest.fail(f"rlwatch swallowed an internal error in {where}: {type(exc).__name__}: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def swallowed(_no_swallowed_errors: list[tuple[str, BaseException]]) -> list[tuple[str, BaseException]]:
+    """The internal errors swallowed so far in this test (for expect_internal_error tests)."""
+    return _no_swallowed_errors
+
+
+@pytest.fixture(autouse=True)
+def _isolated_monitors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Every test runs in its own folder (./rlwatch_logs lands there) with no
+    # stray RLWATCH_* settings from the developer's shell.
+    for key in list(os.environ):
+        if key.startswith("RLWATCH_") and key != "RLWATCH_TEST_PLUGINS_INSTALLED":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    yield
+    from rlwatch.core import _reset_for_tests
+
+    _reset_for_tests()
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    """A fresh log directory."""
+    d = tmp_path / "logs"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def db_path(log_dir: Path) -> Path:
+    """The SQLite path inside `log_dir`."""
+    return log_dir / "metrics.db"
