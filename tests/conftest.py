@@ -66,3 +66,13 @@ def log_dir(tmp_path: Path) -> Path:
 def db_path(log_dir: Path) -> Path:
     """The SQLite path inside `log_dir`."""
     return log_dir / "metrics.db"
+
+
+@pytest.fixture
+def rlwatch_cmd() -> str:
+    """The installed `rlwatch` console script of the interpreter running the tests."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "rlwatch"
+    return str(beside) if beside.exists() else (shutil.which("rlwatch") or "rlwatch")

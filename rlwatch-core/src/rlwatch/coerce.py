@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 UNUSABLE = object()
 """Sentinel returned for values that cannot be read as numbers."""
 
@@ -37,8 +35,6 @@ def to_float(value: Any) -> Any:
             return UNUSABLE
     if isinstance(value, (str, bytes, bytearray)):
         return UNUSABLE
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return float(value)
     try:
         return _tensor_like_to_float(value)
     except Exception:  # noqa: BLE001 - hostile __float__/__array__ must not escape
@@ -47,11 +43,20 @@ def to_float(value: Any) -> Any:
 
 def _tensor_like_to_float(value: Any) -> Any:
     module = type(value).__module__
+    if module == "numpy":
+        # numpy is already imported when the caller hands us numpy values, so
+        # importing it here costs nothing; `import rlwatch` itself stays light.
+        import numpy as np
+
+        if isinstance(value, (np.floating, np.integer, np.bool_)):
+            return float(value)
     if module.startswith("torch"):
         if value.numel() != 1 or value.is_complex():
             return UNUSABLE
         return float(value.detach().float().cpu().item())
-    if isinstance(value, np.ndarray) or module.startswith(("jax", "jaxlib")):
+    if module == "numpy" or module.startswith(("jax", "jaxlib")):
+        import numpy as np
+
         arr = np.asarray(value)
         if arr.size != 1 or arr.dtype.kind not in _NUMERIC_KINDS:
             return UNUSABLE
@@ -70,6 +75,8 @@ def to_array(value: Any) -> Any:
     2-D input is kept (groups x samples). Higher dimensions are flattened.
     Empty arrays are unusable.
     """
+    import numpy as np
+
     try:
         module = type(value).__module__
         if module.startswith("torch"):

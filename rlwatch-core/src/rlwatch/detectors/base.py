@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from rlwatch.alerts import Alert
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass

@@ -29,7 +29,7 @@ from rlwatch.storage.schema import SchemaTooNewError, column_for, ensure_schema
 
 logger = logging.getLogger("rlwatch")
 
-_STEP, _ALERT, _DELIVERY, _RUN_UPDATE, _OPEN_RUN = range(5)
+_ALERT, _DELIVERY, _RUN_UPDATE, _OPEN_RUN = range(4)
 
 
 @dataclass
@@ -62,6 +62,10 @@ class StoreWriter:
         self.queue_max_rows = queue_max_rows
         self._queue: deque[tuple[Any, ...]] = deque()
         self._retry: list[tuple[Any, ...]] = []
+        self._groups: dict[tuple[str, tuple[str, ...], bool], list[tuple[Any, ...]]] = {}
+        self._retry_groups: dict[tuple[str, tuple[str, ...], bool], list[tuple[Any, ...]]] = {}
+        self._groups_lock = threading.Lock()
+        self._nrows = 0
         self._wake = threading.Event()
         self._cond = threading.Condition()
         self._requested = 0
@@ -72,7 +76,7 @@ class StoreWriter:
         self._columns: dict[str, str] = {}
         self._run_pks: dict[str, int] = {}
         self._known_sets: set[tuple[int, tuple[str, ...]]] = set()
-        self._touched: dict[str, int | None] = {}
+        self._touched: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
         self.skipped_providers: dict[str, Callable[[], dict[str, int]]] = {}
         self._error_logged: str | None = None
@@ -85,11 +89,32 @@ class StoreWriter:
     # -- caller side: cheap, never raises ------------------------------------
 
     def put_step(self, run_id: str, step: int, wall_time: float, values: dict[str, float]) -> None:
-        """Queue one step's values; counts a drop when the queue is full."""
-        if len(self._queue) >= self.queue_max_rows:
-            self.dropped[run_id] = self.dropped.get(run_id, 0) + 1
-            return
-        self._queue.append((_STEP, run_id, step, wall_time, values))
+        """Queue one step's values; counts a drop when the queue is full.
+
+        The row is built here, in its final form, so that the writer thread
+        does no per-row Python work: it only hands lists of rows to
+        ``executemany`` (C code that releases the GIL between rows). Per-row
+        Python on the writer thread is what makes a training thread stall.
+        """
+        vals = tuple(values.values())
+        total = sum(vals)
+        if total != total:  # a NaN somewhere (or inf - inf): name the NaN metrics for readers
+            nans = ",".join(n for n, v in values.items() if v != v)
+            key = (run_id, tuple(values), True)
+            row: tuple[Any, ...] = (step, wall_time, *vals, nans or None)
+        else:
+            key = (run_id, tuple(values), False)
+            row = (step, wall_time, *vals)
+        with self._groups_lock:
+            if self._nrows >= self.queue_max_rows:
+                self.dropped[run_id] = self.dropped.get(run_id, 0) + 1
+                return
+            self._nrows += 1
+            rows = self._groups.get(key)
+            if rows is None:
+                self._groups[key] = [row]
+            else:
+                rows.append(row)
 
     def put_alert(self, run_id: str, alert: Any, status: str, reason: str) -> None:
         """Queue an alert record (alerts are never dropped for queue space)."""
@@ -128,7 +153,7 @@ class StoreWriter:
                 if remaining <= 0:
                     return False
                 self._cond.wait(remaining)
-        return not self._retry
+        return not self._retry and not self._retry_groups
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush, stop the thread and close the connection."""
@@ -139,7 +164,7 @@ class StoreWriter:
 
     def pending(self) -> int:
         """Items not yet written."""
-        return len(self._queue) + len(self._retry)
+        return len(self._queue) + len(self._retry) + self._nrows + sum(map(len, self._retry_groups.values()))
 
     # -- writer thread -----------------------------------------------------------
 
@@ -207,20 +232,28 @@ class StoreWriter:
         queue = self._queue
         while queue:
             items.append(queue.popleft())
-        if not items:
+        with self._groups_lock:
+            groups, self._groups = self._groups, {}
+            self._nrows = 0
+        if self._retry_groups:
+            for key, rows in groups.items():
+                self._retry_groups.setdefault(key, []).extend(rows)
+            groups, self._retry_groups = self._retry_groups, {}
+        if not items and not groups:
             return
         try:
             conn = self._connect()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 opened = self._apply(conn, items)
+                self._insert_groups(conn, groups)
                 self._update_runs(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except (sqlite3.Error, OSError, SchemaTooNewError) as exc:
-            self._on_fault(exc, items)
+            self._on_fault(exc, items, groups)
             return
         for req, info in opened:
             req.result = info
@@ -230,7 +263,25 @@ class StoreWriter:
             self._error_logged = None
             self.last_error = None
 
-    def _on_fault(self, exc: BaseException, items: list[tuple[Any, ...]]) -> None:
+    def _insert_groups(
+        self, conn: sqlite3.Connection, groups: dict[tuple[str, tuple[str, ...], bool], list[tuple[Any, ...]]]
+    ) -> None:
+        for (run_id, names, has_nan), rows in groups.items():
+            run_pk = self._run_pk(conn, run_id)
+            cols = self._columns_for(conn, names, run_id)
+            if cols is None:  # the metric table is full: store the columns that fit, count the rest
+                cols, rows = self._fit_rows(conn, names, rows, run_id, has_nan)
+            if (run_pk, names) not in self._known_sets:
+                self._note_names(conn, run_pk, names)
+            conn.executemany(_upsert_sql(run_pk, cols, has_nan), rows)
+            self._touched[run_id] = run_pk
+
+    def _on_fault(
+        self,
+        exc: BaseException,
+        items: list[tuple[Any, ...]],
+        groups: dict[tuple[str, tuple[str, ...], bool], list[tuple[Any, ...]]],
+    ) -> None:
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
             self._close_conn()
         elif isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc) and "busy" not in str(exc):
@@ -257,16 +308,17 @@ class StoreWriter:
                 keep.append(item)
             else:
                 keep.append(item)
-        overflow = len(keep) - self.queue_max_rows
-        if overflow > 0:
-            kept: list[tuple[Any, ...]] = []
-            for item in keep:
-                if overflow > 0 and item[0] == _STEP:
-                    self.dropped[item[1]] = self.dropped.get(item[1], 0) + 1
-                    overflow -= 1
-                else:
-                    kept.append(item)
-            keep = kept
+        # Keep at most queue_max_rows step rows for the retry; drop the oldest (counted).
+        total = sum(len(rows) for rows in groups.values())
+        overflow = total - self.queue_max_rows
+        for (run_id, _names, _nan), rows in groups.items():
+            if overflow <= 0:
+                break
+            cut = min(overflow, len(rows))
+            del rows[:cut]
+            self.dropped[run_id] = self.dropped.get(run_id, 0) + cut
+            overflow -= cut
+        self._retry_groups = {k: v for k, v in groups.items() if v}
         self._retry = keep + self._retry
 
     def _run_pk(self, conn: sqlite3.Connection, run_id: str) -> int:
@@ -282,37 +334,9 @@ class StoreWriter:
 
     def _apply(self, conn: sqlite3.Connection, items: list[tuple[Any, ...]]) -> list[tuple[_OpenRequest, ResumeInfo]]:
         opened: list[tuple[_OpenRequest, ResumeInfo]] = []
-        batches: dict[tuple[int, tuple[str, ...], bool], list[tuple[Any, ...]]] = {}
-        signatures: dict[tuple[str, ...], tuple[str, ...] | None] = {}
-        touched = self._touched
         for item in items:
             kind = item[0]
-            if kind == _STEP:
-                _, run_id, step, wall_time, values = item
-                run_pk = self._run_pk(conn, run_id)
-                names = tuple(values)
-                cols = signatures.get(names, ())
-                if cols == ():
-                    cols = self._columns_for(conn, names, run_id)
-                    signatures[names] = cols
-                if cols is None:
-                    cols, vals, nan_names = self._columns_slow(conn, values, run_id)
-                else:
-                    vals = tuple(values.values())
-                    nan_names = None
-                    total = sum(vals)
-                    if total != total:  # NaN somewhere (or inf - inf): find it exactly
-                        nan_names = ",".join(n for n, v in values.items() if v != v)
-                        vals = tuple(None if v != v else v for v in vals)
-                if (run_pk, names) not in self._known_sets:
-                    self._note_names(conn, run_pk, names)
-                batches.setdefault((run_pk, cols, nan_names is not None), []).append(
-                    (run_pk, step, wall_time, *vals, *((nan_names,) if nan_names is not None else ()))
-                )
-                last = touched.get(run_id)
-                if last is None or step > last:
-                    touched[run_id] = step
-            elif kind == _ALERT:
+            if kind == _ALERT:
                 _, run_id, alert, status, reason = item
                 conn.execute(
                     "INSERT OR REPLACE INTO alerts(run_pk, alert_id, detector, severity, step, message, "
@@ -325,7 +349,7 @@ class StoreWriter:
                         alert.timestamp, status, reason,
                     ),
                 )
-                touched.setdefault(run_id, None)
+                self._touched.setdefault(run_id, self._run_pk(conn, run_id))
             elif kind == _DELIVERY:
                 _, run_id, alert_id, channel, status, attempts, detail, ts = item
                 conn.execute(
@@ -341,8 +365,6 @@ class StoreWriter:
             elif kind == _OPEN_RUN:
                 _, run_id, req = item
                 opened.append((req, self._open_run(conn, req.row)))
-        for (run_pk, cols, has_nan), rows in batches.items():
-            conn.executemany(_upsert_sql(cols, has_nan), rows)
         return opened
 
     def _note_names(self, conn: sqlite3.Connection, run_pk: int, names: tuple[str, ...]) -> None:
@@ -360,25 +382,28 @@ class StoreWriter:
             cols.append(col)
         return tuple(cols)
 
-    def _columns_slow(
-        self, conn: sqlite3.Connection, values: dict[str, float], run_id: str
-    ) -> tuple[tuple[str, ...], tuple[Any, ...], str | None]:
-        """Column mapping when the metric table is full: extra names are counted, not stored."""
+    def _fit_rows(
+        self,
+        conn: sqlite3.Connection,
+        names: tuple[str, ...],
+        rows: list[tuple[Any, ...]],
+        run_id: str,
+        has_nan: bool,
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """Rows cut down to the metrics that still have a column; the others are counted."""
+        keep: list[int] = []
         cols: list[str] = []
-        vals: list[Any] = []
-        nans: list[str] = []
-        for name, v in values.items():
+        for i, name in enumerate(names):
             col = column_for(conn, name, self._columns)
-            if col is None:
-                provider_key = f"{run_id}\x00too_many_metrics"
-                self.dropped[provider_key] = self.dropped.get(provider_key, 0) + 1
-                continue
-            cols.append(col)
-            if v != v:
-                nans.append(name)
-                v = None
-            vals.append(v)
-        return tuple(cols), tuple(vals), (",".join(nans) if nans else None)
+            if col is not None:
+                keep.append(i)
+                cols.append(col)
+        missing = len(names) - len(keep)
+        key = f"{run_id}\x00too_many_metrics"
+        self.dropped[key] = self.dropped.get(key, 0) + missing * len(rows)
+        tail = (-1,) if has_nan else ()
+        fitted = [(r[0], r[1], *(r[2 + i] for i in keep), *(r[t] for t in tail)) for r in rows]
+        return tuple(cols), fitted
 
     def _open_run(self, conn: sqlite3.Connection, row: dict[str, Any]) -> ResumeInfo:
         existing = conn.execute(
@@ -404,7 +429,7 @@ class StoreWriter:
 
     def _update_runs(self, conn: sqlite3.Connection) -> None:
         now = time.time()
-        for run_id, last in self._touched.items():
+        for run_id, run_pk in self._touched.items():
             skipped: dict[str, int] = {}
             provider = self.skipped_providers.get(run_id)
             if provider is not None:
@@ -415,27 +440,31 @@ class StoreWriter:
             too_many = self.dropped.get(f"{run_id}\x00too_many_metrics", 0)
             if too_many:
                 skipped = {**skipped, "<metric table full>": too_many}
+            # MAX over the primary-key prefix is an index lookup, not a scan.
             conn.execute(
-                "UPDATE runs SET updated_at=?, last_step=MAX(COALESCE(last_step, -1), COALESCE(?, -1)), "
+                "UPDATE runs SET updated_at=?, last_step=(SELECT MAX(step) FROM metrics WHERE run_pk=?), "
                 "dropped_rows=?, skipped_json=? WHERE run_pk=?",
-                (now, last, self.dropped.get(run_id, 0), json.dumps(skipped), self._run_pk(conn, run_id)),
+                (now, run_pk, self.dropped.get(run_id, 0), json.dumps(skipped), run_pk),
             )
         self._touched = {}
 
 
-_SQL_CACHE: dict[tuple[tuple[str, ...], bool], str] = {}
+_SQL_CACHE: dict[tuple[int, tuple[str, ...], bool], str] = {}
 
 
-def _upsert_sql(cols: tuple[str, ...], has_nan: bool) -> str:
-    key = (cols, has_nan)
+def _upsert_sql(run_pk: int, cols: tuple[str, ...], has_nan: bool) -> str:
+    """Upsert of one (run, column set); run_pk is our own integer, safe to inline."""
+    key = (run_pk, cols, has_nan)
     sql = _SQL_CACHE.get(key)
     if sql is None:
-        all_cols = ("run_pk", "step", "wall_time", *cols, *(("nan_metrics",) if has_nan else ()))
-        updates = ", ".join(f"{c}=excluded.{c}" for c in all_cols[2:])
+        all_cols = ("step", "wall_time", *cols, *(("nan_metrics",) if has_nan else ()))
+        updates = ", ".join(f"{c}=excluded.{c}" for c in all_cols[1:])
         sql = (
-            f"INSERT INTO metrics({', '.join(all_cols)}) VALUES ({', '.join('?' for _ in all_cols)}) "
-            f"ON CONFLICT(run_pk, step) DO UPDATE SET {updates}"
+            f"INSERT INTO metrics(run_pk, {', '.join(all_cols)}) VALUES ({int(run_pk)}, "
+            f"{', '.join('?' for _ in all_cols)}) ON CONFLICT(run_pk, step) DO UPDATE SET {updates}"
         )
+        if len(_SQL_CACHE) > 4096:
+            _SQL_CACHE.clear()
         _SQL_CACHE[key] = sql
     return sql
 
