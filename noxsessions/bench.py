@@ -10,7 +10,7 @@ from noxsessions._common import PYTHON, ROOT
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Print benchmark numbers; compare with benchmarks/baseline.json and 0.5.1."""
-    session.install(str(ROOT / "rlwatch-core"))
+    session.install(str(ROOT / "rlwatch-core"), str(ROOT / "rlwatch-notify"))
     seed_venv = session.create_tmp() + "/rlwatch-0.5.1"
     # 0.5.1 installs the same import name, so it gets a virtualenv of its own.
     session.run("python", "-m", "venv", "--clear", seed_venv)

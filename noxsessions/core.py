@@ -28,8 +28,10 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy, strict on rlwatch-core."""
-    session.install("mypy>=1.10", "types-PyYAML", str(ROOT / "rlwatch-core"))
+    session.install("mypy>=1.10", "types-PyYAML", "types-requests", str(ROOT / "rlwatch-core"),
+                    str(ROOT / "rlwatch-notify"))
     session.run("mypy", "--strict", str(ROOT / "rlwatch-core" / "src" / "rlwatch"))
+    session.run("mypy", "--strict", str(ROOT / "rlwatch-notify" / "src" / "rlwatch_notify"))
 
 
 @nox.session(python=PYTHON)

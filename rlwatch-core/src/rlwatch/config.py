@@ -13,6 +13,7 @@ valid choices (with a did-you-mean). Plugins add sections through the
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,8 +196,6 @@ class RLWatchConfig:
     @property
     def db_path(self) -> str:
         """Full path of the SQLite file."""
-        import os
-
         return os.path.join(self.storage.log_dir, self.storage.db_name)
 
     def to_dict(self, redact: bool = True) -> dict[str, Any]:
@@ -236,4 +235,13 @@ def load_config(
     """
     from rlwatch._config_loader import build_config
 
-    return build_config(config_path, overrides or {}, env)
+    if config_path is not None and not isinstance(config_path, (str, os.PathLike)):
+        raise ConfigError(f"config_path must be a path, got {type(config_path).__name__}")
+    try:
+        return build_config(None if config_path is None else os.fspath(config_path), overrides or {}, env)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        # Hostile override objects (keys that are not strings, values whose
+        # __eq__/__len__ raise, ...) are bad configuration too: fail loudly, clearly.
+        raise ConfigError(f"invalid configuration value: {type(exc).__name__}: {exc}") from None

@@ -407,6 +407,9 @@ class RLWatch:
                 self._detectors = []
             try:
                 for row in rows:
+                    if not isinstance(row, Mapping):
+                        self._skip("<row>", row)
+                        continue
                     try:
                         metrics = dict(row)
                         step = metrics.pop("step", None)
@@ -512,6 +515,10 @@ def attach(
         ConfigError: bad configuration (the user's setup call, before training).
     """
     global _global
+    if not isinstance(run_id, str) or not isinstance(framework, str):
+        raise ConfigError(
+            f"run_id and framework must be strings, got {type(run_id).__name__} and {type(framework).__name__}"
+        )
     if run_id:
         overrides["run_id"] = run_id
     if framework != "auto":

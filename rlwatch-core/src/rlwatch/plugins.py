@@ -126,8 +126,9 @@ def call_each(hook_name: str, **kwargs: Any) -> list[Any]:
     pm = get_manager()
     hook = getattr(pm.hook, hook_name)
     results: list[Any] = []
-    # pluggy calls the last registered first; we want registration order.
-    for impl in reversed(hook.get_hookimpls()):
+    # get_hookimpls() is in registration order (pluggy itself calls LIFO); we want
+    # registration order so built-ins come first.
+    for impl in hook.get_hookimpls():
         try:
             args = {name: kwargs[name] for name in impl.argnames}
             value = impl.function(**args)
@@ -145,7 +146,7 @@ def call_first(hook_name: str, **kwargs: Any) -> Any:
     """Call implementations in registration order until one returns non-None."""
     pm = get_manager()
     hook = getattr(pm.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):
+    for impl in hook.get_hookimpls():
         try:
             args = {name: kwargs[name] for name in impl.argnames}
             value = impl.function(**args)

@@ -33,6 +33,8 @@ class ChannelWorker:
         self.record = record
         self.queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
         self.dropped = 0
+        self._in_flight: Alert | None = None
+        self._abandoned = False
         self._idle = threading.Event()
         self._idle.set()
         self._thread = threading.Thread(target=self._loop, name=f"rlwatch-notify-{channel.name}", daemon=True)
@@ -54,12 +56,16 @@ class ChannelWorker:
                 self._idle.set()
                 return
             assert isinstance(item, Alert)
+            self._in_flight = item
             try:
                 delivery = self.channel.send(item, self.context)
             except Exception as exc:  # noqa: BLE001 - a channel failure is an outcome, not a crash
                 delivery = Delivery("failed", 1, f"{type(exc).__name__}")
                 if not _expected(exc):
                     report(f"channel {self.channel.name}.send", exc)
+            self._in_flight = None
+            if self._abandoned:  # stop() already recorded it as not delivered in time
+                continue
             try:
                 self.record(item, self.channel.name, delivery)
             except Exception as exc:  # noqa: BLE001
@@ -73,7 +79,13 @@ class ChannelWorker:
 
     def stop(self, deadline: float, context_status: str | None) -> None:
         """Drain (bounded), tell the channel the run ended, stop the thread."""
-        self.wait_idle(deadline)
+        if not self.wait_idle(deadline):
+            in_flight = self._in_flight
+            if in_flight is not None:
+                # The send still running (a hanging endpoint) would otherwise
+                # leave its alert with no outcome at all once the process exits.
+                self._abandoned = True
+                self.record(in_flight, self.channel.name, Delivery("failed", 0, "still sending at exit; gave up waiting"))
         while True:  # whatever is left after the deadline is recorded, not lost silently
             try:
                 item = self.queue.get_nowait()

@@ -68,8 +68,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         db_path = args.db or cfg.db_path
     except ConfigError as exc:
         config, config_status, db_path = {}, f"error: {exc}", args.db or "./rlwatch_logs/metrics.db"
+    channels: list[dict[str, Any]] = []
+    if config_status == "ok":
+        try:
+            for group in plugins.call_each("rlwatch_channels", config=cfg):
+                for channel in group:
+                    channels.append(channel.describe())
+                    channel.close()
+        except ConfigError as exc:
+            config_status = f"error: {exc}"
     report = {
         "versions": _versions(),
+        "channels": channels,
         "plugins": [r.__dict__ for r in plugins.records()],
         "detectors": [cls.id for cls in plugins.detector_classes()],
         "config_status": config_status,
@@ -88,6 +98,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             detail = f" ({rec['detail']})" if rec["detail"] else ""
             print(f"    {rec['name']:12} {rec['status']:9} {rec['source']}{detail}")
         print("  detectors: " + ", ".join(report["detectors"]))
+        print("  channels: " + (", ".join(
+            f"{c.get('name')} (>= {c.get('min_severity')})" for c in report["channels"]) or "none"))
         print(f"  config: {config_status}")
         if config:
             import yaml

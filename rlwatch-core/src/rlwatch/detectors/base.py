@@ -9,8 +9,9 @@ median/MAD over a fixed ring, counters), never recompute a window per step.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rlwatch.alerts import Alert
 

@@ -76,6 +76,7 @@ class StoreWriter:
         self._columns: dict[str, str] = {}
         self._run_pks: dict[str, int] = {}
         self._known_sets: set[tuple[int, tuple[str, ...]]] = set()
+        self._run_rows: dict[str, dict[str, Any]] = {}
         self._touched: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
         self.skipped_providers: dict[str, Callable[[], dict[str, int]]] = {}
@@ -293,7 +294,7 @@ class StoreWriter:
         self._known_sets = set()
         message = f"{type(exc).__name__}: {exc}"
         self.last_error = message
-        if self._error_logged != message:
+        if self._error_logged is None:
             logger.error(
                 "rlwatch cannot write to %s (%s); training continues, rows are kept in memory "
                 "and retried every %.1fs (up to %d, then the oldest are dropped and counted)",
@@ -324,6 +325,12 @@ class StoreWriter:
     def _run_pk(self, conn: sqlite3.Connection, run_id: str) -> int:
         pk = self._run_pks.get(run_id)
         if pk is None:
+            row = self._run_rows.get(run_id)
+            if row is not None:  # e.g. the file was deleted under us: recreate the run as it was opened
+                conn.execute(
+                    f"INSERT OR IGNORE INTO runs({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                    tuple(row.values()),
+                )
             conn.execute(
                 "INSERT OR IGNORE INTO runs(run_id, status, started_at, updated_at) VALUES (?, 'running', ?, ?)",
                 (run_id, time.time(), time.time()),
@@ -406,6 +413,7 @@ class StoreWriter:
         return tuple(cols), fitted
 
     def _open_run(self, conn: sqlite3.Connection, row: dict[str, Any]) -> ResumeInfo:
+        self._run_rows[row["run_id"]] = dict(row)
         existing = conn.execute(
             "SELECT run_pk, last_step FROM runs WHERE run_id=?", (row["run_id"],)
         ).fetchone()

@@ -1,0 +1,36 @@
+"""Shared helpers of the reliability scenarios."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+
+def run_py(code: str, *args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """Run Python code in a fresh interpreter of this environment."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def value_types(db: Path) -> set[str]:
+    """Every SQLite storage class found in the metrics table's value columns."""
+    conn = sqlite3.connect(db)
+    cols = [r[0] for r in conn.execute("SELECT col FROM metric_columns")]
+    types: set[str] = set()
+    for col in cols:
+        types |= {t for (t,) in conn.execute(f"SELECT DISTINCT typeof({col}) FROM metrics")}
+    conn.close()
+    return types
+
+
+def integrity(db: Path) -> str:
+    """PRAGMA integrity_check of a file, opened read-only."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        conn.close()
