@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import math
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -76,7 +76,7 @@ def latency(monitor: object, steps: int, offset: int, with_rewards: int = 0) -> 
             times[i] = pc() - t0
     srt = sorted(times)
     slow = [i for i, t in enumerate(times) if t > 1_000_000]
-    gaps = [b - a for a, b in zip(slow, slow[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(slow)]
     return {
         "median_us": srt[steps // 2] / 1e3,
         "p99_us": srt[int(steps * 0.99)] / 1e3,

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-
 import rlwatch
 from rlwatch import hookimpl, plugins
 from rlwatch.alert_manager import AlertManager

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 import rlwatch
 from rlwatch.config import RLWatchConfig, StorageConfig
 from rlwatch.core import RLWatch
@@ -67,7 +66,8 @@ def test_attach_same_run_id_resumes_without_duplicates(log_dir: Path, db_path: P
 
 
 def test_context_manager_marks_crash(log_dir: Path, db_path: Path) -> None:
-    with pytest.raises(ValueError), RLWatch(RLWatchConfig(run_id="cm", storage=StorageConfig(log_dir=str(log_dir)))) as m:
+    cfg = RLWatchConfig(run_id="cm", storage=StorageConfig(log_dir=str(log_dir)))
+    with pytest.raises(ValueError), RLWatch(cfg) as m:
         m.log_step(0, loss=1.0)
         raise ValueError("boom")
     with StoreReader(str(db_path)) as r:

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import rlwatch
 from rlwatch.coerce import UNUSABLE, to_array, to_float, to_step
 from rlwatch.storage import StoreReader

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
-
 import rlwatch
+import yaml
 from rlwatch.cli.cmd_init import starter_yaml
 from rlwatch.config import ConfigError, RLWatchConfig, load_config
 
@@ -21,7 +20,9 @@ def test_defaults() -> None:
 
 def test_precedence_yaml_env_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("run_id: from-yaml\nstorage:\n  log_dir: yaml-dir\n  db_name: y.db\nentropy_collapse:\n  warmup_steps: 7\n")
+    path.write_text(
+        "run_id: from-yaml\nstorage:\n  log_dir: yaml-dir\n  db_name: y.db\nentropy_collapse:\n  warmup_steps: 7\n"
+    )
     cfg = load_config(str(path), env={"RLWATCH_LOG_DIR": "env-dir"})
     assert (cfg.run_id, cfg.storage.log_dir, cfg.storage.db_name) == ("from-yaml", "env-dir", "y.db")
     assert cfg.entropy_collapse.warmup_steps == 7
@@ -49,8 +50,10 @@ def test_env_parsing_and_empty_values() -> None:
     [
         ({"entropy_colapse": {}}, r"unknown option 'entropy_colapse'\. Did you mean 'entropy_collapse'\?"),
         ({"storage": {"log_dri": "x"}}, r"'storage\.log_dri'.*Did you mean 'log_dir'.*Valid keys under storage"),
-        ({"storage": {"flush_interval_seconds": "fast"}}, r"storage\.flush_interval_seconds: 'fast' \(str\) is not a number"),
-        ({"alerts": {"console": {"min_severity": "loud"}}}, r"min_severity: 'loud' is not valid; choose one of warning, critical"),
+        ({"storage": {"flush_interval_seconds": "fast"}},
+         r"storage\.flush_interval_seconds: 'fast' \(str\) is not a number"),
+        ({"alerts": {"console": {"min_severity": "loud"}}},
+         r"min_severity: 'loud' is not valid; choose one of warning, critical"),
         ({"log_every_n_steps": 0}, r"log_every_n_steps: 0 must be >= 1"),
         ({"disable": "no"}, r"disable: 'no' \(str\) is not a boolean"),
         ({"alerts": {"slak": {}}}, r"alerts\.slak"),

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import rlwatch
 from rlwatch import hookimpl, hookspecs, plugins
 from rlwatch.storage import StoreReader

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import rlwatch
 from rlwatch import hookimpl, plugins
 

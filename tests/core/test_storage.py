@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import rlwatch
 from rlwatch.storage import SCHEMA_VERSION, StoreReader
 from rlwatch.storage.schema import ensure_schema

@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import rlwatch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import rlwatch
 from rlwatch.storage import StoreReader
 
 from ._helpers import integrity, value_types
@@ -56,7 +55,9 @@ numbers = st.one_of(
     st.booleans(),
     st.just(-0.0),
 )
-numpy_scalars = st.sampled_from(DTYPES).flatmap(lambda d: hnp.from_dtype(np.dtype(d)).map(lambda v: np.dtype(d).type(v)))
+numpy_scalars = st.sampled_from(DTYPES).flatmap(
+    lambda d: hnp.from_dtype(np.dtype(d)).map(lambda v: np.dtype(d).type(v))
+)
 arrays = st.one_of(
     hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.bool_]), hnp.array_shapes(min_dims=0, max_dims=3,
                                                                                                min_side=0, max_side=6)),

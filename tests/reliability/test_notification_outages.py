@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from rlwatch.storage import StoreReader
 
 
 class Misbehaving(BaseHTTPRequestHandler):
     mode = "500"
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         if self.mode == "hang":
             time.sleep(30)

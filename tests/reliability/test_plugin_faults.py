@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import rlwatch
 from rlwatch import hookimpl, plugins
 from rlwatch.storage import StoreReader

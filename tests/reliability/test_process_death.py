@@ -13,25 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from rlwatch.storage import StoreReader
 
 from ._helpers import integrity
 
 FLUSH = 0.2
-WRITER = """
+WRITER = f"""
 import sys, time, rlwatch
-m = rlwatch.attach(log_dir=sys.argv[1], run_id=sys.argv[2], flush_interval_seconds=%s,
-                   alerts={"console": {"enabled": False}})
+m = rlwatch.attach(log_dir=sys.argv[1], run_id=sys.argv[2], flush_interval_seconds={FLUSH},
+                   alerts={{"console": {{"enabled": False}}}})
 print("ready", flush=True)
 i = 0
 while True:
     m.log_step(i, loss=1.0, entropy=2.0, reward_mean=0.5, grad_norm=1.0)
-    if i %% 50 == 0:
+    if i % 50 == 0:
         print(i, flush=True)
     i += 1
     time.sleep(0.0005)
-""" % FLUSH
+"""
 
 
 def test_fifty_sigkills(tmp_path: Path, record: Any) -> None:
@@ -68,7 +67,7 @@ class _Hook(BaseHTTPRequestHandler):
     received: list[bytes] = []
     delay = 0.3
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         time.sleep(self.delay)
         _Hook.received.append(body)

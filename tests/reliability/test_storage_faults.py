@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from rlwatch.storage import StoreReader
 
 from ._helpers import integrity
@@ -156,7 +155,7 @@ def test_db_file_deleted_or_replaced_while_running(tmp_path: Path, record: Any, 
         time.sleep(0.5)
         db.unlink()  # the operator removes the junk
     at = _wait_progress(proc, 3000)
-    n, worst, err = _finish(proc, stop)
+    n, worst, _err = _finish(proc, stop)
     steps = _steps(db)
     with StoreReader(str(db)) as r:
         run = r.run("fault")
@@ -183,7 +182,7 @@ def test_write_lock_held_for_10s(tmp_path: Path, record: Any) -> None:
     holder.wait(timeout=60)
     _wait_progress(proc, 0)
     time.sleep(0.5)
-    n, worst, err = _finish(proc, stop)
+    n, worst, _err = _finish(proc, stop)
     steps = _steps(tmp_path / "metrics.db")
     record(tried="another process holds the write lock for 10 s", steps=n, stored=len(steps),
            worst_log_step_ms=worst * 1e3)

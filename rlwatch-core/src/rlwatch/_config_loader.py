@@ -81,7 +81,7 @@ def build_config(
             _set_path(data, dotted, value)
 
     plugin_data: dict[str, Any] = {p: _pop_path(data, p) for p in extra}
-    cfg = _build(RLWatchConfig, data, "", extra)
+    cfg: RLWatchConfig = _build(RLWatchConfig, data, "", extra)
     for p, cls in extra.items():
         cfg.plugin_sections[p] = _build(cls, plugin_data[p] or {}, p, {})
     _validate_all(cfg)

@@ -50,9 +50,9 @@ class AlertManager:
                 self._seen.add(key)
             state = self._state.get(alert.detector)
             first_critical = rank >= 2 and (state is None or not state.sent_critical)
-            if state is not None and 0 <= alert.step - state.last_step < self.cooldowns.get(alert.detector, 0):
-                if rank <= state.last_rank:
-                    return "suppressed", f"cooldown ({self.cooldowns.get(alert.detector, 0)} steps)"
+            cooldown = self.cooldowns.get(alert.detector, 0)
+            if state is not None and 0 <= alert.step - state.last_step < cooldown and rank <= state.last_rank:
+                return "suppressed", f"cooldown ({cooldown} steps)"
             if self.sent >= self.max_alerts_per_run and not first_critical:
                 return "suppressed", f"cap ({self.max_alerts_per_run} alerts per run)"
             self.sent += 1

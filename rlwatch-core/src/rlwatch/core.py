@@ -11,8 +11,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import signal
 import platform
+import signal
 import sys
 import threading
 import time
@@ -202,8 +202,11 @@ class RLWatch:
     def __enter__(self) -> RLWatch:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop("crashed" if exc_type is not None and not issubclass(exc_type, KeyboardInterrupt) else "finished")
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        crashed = exc_type is not None and not issubclass(exc_type, KeyboardInterrupt)
+        self.stop("crashed" if crashed else "finished")
 
     # -- the hot path -------------------------------------------------------------
 
@@ -415,7 +418,7 @@ class RLWatch:
                         step = metrics.pop("step", None)
                         wall = metrics.pop("wall_time", None)
                         wall_f = to_float(wall) if wall is not None else UNUSABLE
-                        self._ingest(step, metrics, wall_f if wall_f is not UNUSABLE else time.time())
+                        self._ingest(step, metrics, wall_f if isinstance(wall_f, float) else time.time())
                         n += 1
                     except Exception as exc:  # noqa: BLE001 - one bad row is skipped
                         report("RLWatch.log_metrics.row", exc)

@@ -61,6 +61,7 @@ def rlwatch_config_sections() -> dict[str, type]:
     `rlwatch.config.ConfigError`; that error is NOT swallowed: it reaches the
     user at attach/load time, as bad configuration must.
     """
+    ...
 
 
 @hookspec
@@ -72,6 +73,7 @@ def rlwatch_channels(config: RLWatchConfig) -> list[Channel]:
     `rlwatch.config.ConfigError` aborts start with that message; any other
     exception is logged and the plugin's channels are skipped.
     """
+    ...
 
 
 @hookspec(firstresult=True)

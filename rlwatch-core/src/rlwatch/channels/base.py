@@ -58,10 +58,10 @@ class Channel(ABC):
     def send(self, alert: Alert, context: RunContext) -> Delivery:
         """Deliver one alert. May raise; the dispatcher records a failure."""
 
-    def run_finished(self, context: RunContext, status: str) -> None:
+    def run_finished(self, context: RunContext, status: str) -> None:  # noqa: B027 - optional hook
         """Called once when the run ends (``"finished"`` or ``"crashed"``)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (sessions, connections)."""
 
     def describe(self) -> dict[str, Any]:

@@ -85,7 +85,8 @@ class ChannelWorker:
                 # The send still running (a hanging endpoint) would otherwise
                 # leave its alert with no outcome at all once the process exits.
                 self._abandoned = True
-                self.record(in_flight, self.channel.name, Delivery("failed", 0, "still sending at exit; gave up waiting"))
+                gave_up = Delivery("failed", 0, "still sending at exit; gave up waiting")
+                self.record(in_flight, self.channel.name, gave_up)
         while True:  # whatever is left after the deadline is recorded, not lost silently
             try:
                 item = self.queue.get_nowait()

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 from importlib import metadata
 from typing import Any
 
@@ -27,15 +26,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("rlwatch-core", "numpy", "scipy", "pluggy", "PyYAML"):
+    for name in ("rlwatch-core", "numpy", "scipy", "pluggy", "PyYAML"):
         try:
-            out[dist] = metadata.version(dist)
+            out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
+            out[name] = "not installed"
     for dist in metadata.distributions():
-        name = dist.metadata["Name"] or ""
-        if name.startswith("rlwatch-") and name != "rlwatch-core":
-            out[name] = dist.version
+        dist_name = dist.metadata["Name"] or ""
+        if dist_name.startswith("rlwatch-") and dist_name != "rlwatch-core":
+            out[dist_name] = dist.version
     return out
 
 
@@ -77,7 +76,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                     channel.close()
         except ConfigError as exc:
             config_status = f"error: {exc}"
-    report = {
+    report: dict[str, Any] = {
         "versions": _versions(),
         "channels": channels,
         "plugins": [r.__dict__ for r in plugins.records()],

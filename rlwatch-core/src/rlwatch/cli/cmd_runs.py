@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -68,8 +69,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"rlwatch: no run {args.run!r} in {reader.path}" if args.run else "rlwatch: no runs", file=sys.stderr)
             return EXIT_NO_DATA
         names = reader.metric_names(run_id)
-        out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
-        try:
+        with contextlib.ExitStack() as stack:
+            out = (
+                stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
+            )
             if args.format == "csv":
                 writer = csv.writer(out)
                 writer.writerow(["step", "wall_time", *names])
@@ -78,7 +81,4 @@ def cmd_export(args: argparse.Namespace) -> int:
             else:
                 for row in reader.iter_rows(run_id):
                     print(json.dumps({k: _clean(v) for k, v in row.items()}, allow_nan=False), file=out)
-        finally:
-            if out is not sys.stdout:
-                out.close()
     return EXIT_OK

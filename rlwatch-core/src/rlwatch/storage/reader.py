@@ -208,7 +208,7 @@ class StoreReader:
         for row in self._conn.execute(f"SELECT {select} FROM metrics WHERE {where} ORDER BY step", params):
             nans = set(row[2].split(",")) if row[2] else set()
             record: dict[str, Any] = {"step": row[0], "wall_time": row[1]}
-            for n, v in zip(names, row[3:]):
+            for n, v in zip(names, row[3:], strict=False):
                 record[n] = float("nan") if (v is None and n in nans) else v
             yield record
 

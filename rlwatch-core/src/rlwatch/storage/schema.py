@@ -154,7 +154,7 @@ def _import_legacy(conn: sqlite3.Connection) -> None:
         ).fetchall()
         for row in rows:
             names = [t for t in targets if t is not None]
-            vals = [v for t, v in zip(targets, row[3:-1]) if t is not None]
+            vals = [v for t, v in zip(targets, row[3:-1], strict=False) if t is not None]
             extra = _legacy_extra(row[-1])
             for key, value in extra.items():
                 col = column_for(conn, key, cache)

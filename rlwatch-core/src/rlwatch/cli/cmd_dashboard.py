@@ -1,0 +1,82 @@
+"""`rlwatch dashboard`: serve the local web dashboard over the SQLite file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rlwatch.cli._common import EXIT_NO_DATA, EXIT_OK, EXIT_USAGE, add_db_option, resolve_db
+
+EXIT_MISSING_EXTRA = 4
+"""Exit code when the optional ``dashboard`` extra is not installed."""
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``dashboard`` command."""
+    p = subparsers.add_parser(
+        "dashboard",
+        help="open the local web dashboard (runs, live charts, alerts, comparison)",
+        description=(
+            "Serve a read-only web dashboard of the rlwatch database on 127.0.0.1. "
+            "Needs the optional extra: pip install 'rlwatch-core[dashboard]'."
+        ),
+    )
+    add_db_option(p)
+    p.add_argument(
+        "--host", help="interface to bind (default: dashboard.host from config, 127.0.0.1 = this machine only)"
+    )
+    p.add_argument("--port", type=int, help="TCP port (default: dashboard.port from config, 8501; 0 = any free)")
+    p.set_defaults(func=cmd_dashboard)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve until Ctrl+C; returns the exit code."""
+    from rlwatch.dashboard.assets import MissingExtra, plotly_js_path
+    from rlwatch.dashboard.server import is_loopback, serve
+    from rlwatch.storage import StoreError, StoreReader
+
+    try:
+        plotly_js_path()
+    except MissingExtra as exc:
+        print(f"rlwatch dashboard: {exc}", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
+    db = resolve_db(args)
+    try:
+        StoreReader(db).close()  # fail now, clearly, rather than on the first page load
+    except StoreError as exc:
+        print(f"rlwatch dashboard: {exc} (start a monitored run first, or pass --db PATH)", file=sys.stderr)
+        return EXIT_NO_DATA
+    host, port = _address(args)
+    if not 0 <= port <= 65535:
+        print(f"rlwatch dashboard: invalid port {port}", file=sys.stderr)
+        return EXIT_USAGE
+    if not is_loopback(host):
+        print(
+            f"rlwatch dashboard: WARNING: binding {host} makes every run, alert and config in {db} "
+            "readable by anyone who can reach this machine on that interface (there is no login). "
+            "Prefer the default 127.0.0.1 and an SSH tunnel (ssh -L 8501:127.0.0.1:8501 host).",
+            file=sys.stderr,
+        )
+
+    def ready(server: Any) -> None:
+        print(f"rlwatch dashboard: serving {db} (read-only) at {server.url}  (Ctrl+C to stop)", flush=True)
+
+    try:
+        serve(db, host, port, on_ready=ready)
+    except OSError as exc:
+        print(f"rlwatch dashboard: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _address(args: argparse.Namespace) -> tuple[str, int]:
+    # Flags win; otherwise the `dashboard:` section of the config file.
+    host, port = args.host, args.port
+    if host is None or port is None:
+        from rlwatch.config import load_config
+
+        section = load_config().dashboard
+        host = section.host if host is None else host
+        port = section.port if port is None else port
+    return str(host), int(port)
