@@ -74,20 +74,30 @@ def test_migrates_an_rlwatch_05_file_keeping_its_data(db_path: Path, log_dir: Pa
     assert conn.execute("SELECT COUNT(*) FROM legacy_metrics").fetchone()[0] == 5  # original kept
 
 
-def test_migrates_version_1_file(db_path: Path, log_dir: Path) -> None:
+@pytest.mark.parametrize("version", list(range(1, SCHEMA_VERSION)))
+def test_migrates_every_older_version(tmp_path: Path, version: int) -> None:
     from rlwatch.storage.schema import MIGRATIONS
 
+    log_dir = tmp_path / f"v{version}"
+    log_dir.mkdir()
+    db_path = log_dir / "metrics.db"
     conn = sqlite3.connect(db_path)
-    conn.executescript(MIGRATIONS[1] + "\nPRAGMA user_version = 1;")
-    conn.execute("INSERT INTO runs(run_id, status) VALUES ('v1', 'finished')")
+    for v in range(1, version + 1):
+        conn.executescript(MIGRATIONS[v])
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO runs(run_id, status) VALUES ('old', 'finished')")
     conn.commit()
     conn.close()
-    m = rlwatch.attach(log_dir=str(log_dir), run_id="v2")
-    m.log_step(0, loss=float("nan"))
+    m = rlwatch.attach(log_dir=str(log_dir), run_id="new")
+    for i in range(30):
+        m.log_step(i, loss=1.0, entropy=2.0)
+    m.log_step(30, loss=float("nan"))
     m.stop()
     with StoreReader(str(db_path)) as r:
-        assert {x.run_id for x in r.runs()} == {"v1", "v2"}
-        assert r.alerts("v2")[0].detector == "loss_nan"
+        assert {x.run_id for x in r.runs()} == {"old", "new"}
+        assert r.alerts("new")[0].detector == "loss_nan"
+        assert "entropy_collapse" in r.run("new").detector_state  # type: ignore[union-attr]
+    assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_newer_schema_is_refused_not_damaged(db_path: Path) -> None:

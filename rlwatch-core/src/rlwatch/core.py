@@ -146,6 +146,8 @@ class RLWatch:
         self._manager = AlertManager(cfg.alerts.max_alerts_per_run, cooldowns)
         self._writer = get_writer(self.db_path, cfg.storage.flush_interval_seconds, cfg.storage.queue_max_rows)
         self._writer.skipped_providers[self.run_id] = lambda: dict(self.skipped)
+        # Read on the writer thread once per flush: summaries only read detector state.
+        self._writer.state_providers[self.run_id] = self.detector_summaries
         resume = self._writer.open_run(self._run_row(), timeout=10.0)
         if resume is not None and resume.existed:
             self._next_alert_id = resume.max_alert_id + 1
@@ -429,11 +431,14 @@ class RLWatch:
         return n
 
     def detector_summaries(self) -> dict[str, dict[str, float]]:
-        """Current baselines/thresholds of every detector."""
+        """Current baselines/thresholds of every detector (finite values only)."""
         out: dict[str, dict[str, float]] = {}
-        for det in self._detectors:
+        for det in list(self._detectors):
             with swallow(f"detector {det.id}.summary"):
-                out[det.id] = dict(det.summary())
+                values = {k: float(v) for k, v in dict(det.summary()).items()
+                          if isinstance(v, (int, float)) and v == v and abs(v) != float("inf")}
+                if values:
+                    out[det.id] = values
         return out
 
 

@@ -62,16 +62,17 @@ def diagnose(reader: StoreReader, run_id: str) -> Diagnosis | None:
         return None
     names = reader.metric_names(run_id)
     data = reader.metrics(run_id, names)
+    nans = reader.nan_counts(run_id)
     summaries = []
     for name in names:
         col = data[name]
         finite = col[np.isfinite(col)]
-        present = col[~np.isnan(col)]
+        present = col[~np.isnan(col)]  # values and +-inf; stored NaN reads as NaN like a gap
         summaries.append(
             MetricSummary(
                 name=name,
-                count=int(present.size),
-                non_finite=int(present.size - finite.size),
+                count=int(present.size) + nans.get(name, 0),
+                non_finite=int(present.size - finite.size) + nans.get(name, 0),
                 first=_f(present[0]) if present.size else None,
                 last=_f(present[-1]) if present.size else None,
                 minimum=float(finite.min()) if finite.size else None,

@@ -44,6 +44,8 @@ class RunInfo:
     dropped_rows: int
     skipped: dict[str, int]
     alert_counts: dict[str, int] = field(default_factory=dict)
+    detector_state: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Each detector's latest baselines/thresholds (as of the last flush)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON output)."""
@@ -110,7 +112,7 @@ class StoreReader:
         """Every run, newest first."""
         rows = self._conn.execute(
             "SELECT run_pk, run_id, status, started_at, updated_at, ended_at, framework, host, pid, rank, "
-            "world_size, rlwatch_version, config_json, last_step, dropped_rows, skipped_json "
+            "world_size, rlwatch_version, config_json, last_step, dropped_rows, skipped_json, detector_state_json "
             "FROM runs ORDER BY COALESCE(started_at, 0) DESC, run_pk DESC"
         ).fetchall()
         counts: dict[int, dict[str, int]] = {}
@@ -125,7 +127,7 @@ class StoreReader:
         """One run by id, or None."""
         row = self._conn.execute(
             "SELECT run_pk, run_id, status, started_at, updated_at, ended_at, framework, host, pid, rank, "
-            "world_size, rlwatch_version, config_json, last_step, dropped_rows, skipped_json "
+            "world_size, rlwatch_version, config_json, last_step, dropped_rows, skipped_json, detector_state_json "
             "FROM runs WHERE run_id=?",
             (run_id,),
         ).fetchone()
@@ -146,7 +148,7 @@ class StoreReader:
             run_id=row[1], status=row[2], started_at=row[3], updated_at=row[4], ended_at=row[5],
             framework=row[6], host=row[7], pid=row[8], rank=row[9], world_size=row[10],
             rlwatch_version=row[11], config=_loads(row[12], {}), last_step=row[13], n_steps=n_steps,
-            dropped_rows=row[14] or 0, skipped=_loads(row[15], {}),
+            dropped_rows=row[14] or 0, skipped=_loads(row[15], {}), detector_state=_loads(row[16], {}),
             alert_counts={"warning": counts.get("warning", 0), "critical": counts.get("critical", 0)},
         )
 
@@ -195,6 +197,19 @@ class StoreReader:
             if n not in out:
                 out[n] = np.full(len(rows), np.nan)
         return out
+
+    def nan_counts(self, run_id: str) -> dict[str, int]:
+        """How many times each metric was logged as NaN in this run (stored as NULL + a note)."""
+        pk = self._run_pk(run_id)
+        counts: dict[str, int] = {}
+        if pk is None:
+            return counts
+        for (names,) in self._conn.execute(
+            "SELECT nan_metrics FROM metrics WHERE run_pk=? AND nan_metrics IS NOT NULL", (pk,)
+        ):
+            for name in str(names).split(","):
+                counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def iter_rows(self, run_id: str, start: int | None = None, end: int | None = None) -> Iterator[dict[str, Any]]:
         """Rows as dicts: step, wall_time and every metric (None = missing, nan = NaN)."""

@@ -1,8 +1,9 @@
 """The SQLite schema, its version (``PRAGMA user_version``) and migrations.
 
-Layout (version 2):
+Layout (version 3):
 
-- ``runs``: one row per run (identity, status, provenance, counters).
+- ``runs``: one row per run (identity, status, provenance, counters, and
+  each detector's current baselines/thresholds in ``detector_state_json``).
 - ``metric_columns``: metric name → column of ``metrics`` (``m1``, ``m2``...).
   Metric names are arbitrary user strings, so they never become SQL
   identifiers themselves.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_METRIC_COLUMNS = 1800
 """SQLite allows 2000 columns per table by default; keep a margin."""
 
@@ -68,7 +69,11 @@ CREATE TABLE run_metrics (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V3 = """
+ALTER TABLE runs ADD COLUMN detector_state_json TEXT;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 """Script that brings a file from version N-1 to N."""
 
 

@@ -80,6 +80,7 @@ class StoreWriter:
         self._touched: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
         self.skipped_providers: dict[str, Callable[[], dict[str, int]]] = {}
+        self.state_providers: dict[str, Callable[[], dict[str, dict[str, float]]]] = {}
         self._error_logged: str | None = None
         self.last_error: str | None = None
         self.refcount = 0
@@ -449,10 +450,18 @@ class StoreWriter:
             if too_many:
                 skipped = {**skipped, "<metric table full>": too_many}
             # MAX over the primary-key prefix is an index lookup, not a scan.
+            state: str | None = None
+            state_provider = self.state_providers.get(run_id)
+            if state_provider is not None:
+                try:
+                    state = json.dumps(state_provider(), allow_nan=False, default=str)
+                except Exception:  # noqa: BLE001 - best effort; NaN baselines simply are not shown
+                    state = None
             conn.execute(
                 "UPDATE runs SET updated_at=?, last_step=(SELECT MAX(step) FROM metrics WHERE run_pk=?), "
-                "dropped_rows=?, skipped_json=? WHERE run_pk=?",
-                (now, run_pk, self.dropped.get(run_id, 0), json.dumps(skipped), run_pk),
+                "dropped_rows=?, skipped_json=?, detector_state_json=COALESCE(?, detector_state_json) "
+                "WHERE run_pk=?",
+                (now, run_pk, self.dropped.get(run_id, 0), json.dumps(skipped), state, run_pk),
             )
         self._touched = {}
 

@@ -1,0 +1,149 @@
+"""`advantage_variance`: the spread of advantages jumps far above its baseline.
+
+Advantage std reflects the scale of returns/rewards the update sees. With
+group-normalised GRPO advantages it sits near 1; in PPO it follows the value
+function's error. A sustained jump means the update is suddenly driven by
+much larger signals (a reward scale bug, a diverging value function, a few
+outlier returns). Compared on a log scale with a rolling median baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rlwatch.alerts import Alert
+from rlwatch.detectors._robust import (
+    LevelWatch,
+    coerce_config,
+    require,
+    validate_common,
+    validate_k_of_n,
+)
+from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+
+RECOMMENDATION = (
+    "1) Inspect the rewards/returns of the last batches for outliers or a scale change "
+    "(a reward function bug, an unnormalised reward component). "
+    "2) Normalise or clip rewards and advantages (per-group or batch whitening, "
+    "reward clipping). "
+    "3) PPO: check the value loss; a diverging critic inflates advantages - lower the "
+    "critic learning rate or clip the value loss. "
+    "4) Lower the learning rate until the spread returns to its baseline."
+)
+
+
+@dataclass
+class AdvantageVarianceConfig(DetectorConfig):
+    """Options of the `advantage_variance` detector.
+
+    Attributes:
+        warning_ratio: Warn when advantage std > this multiple of baseline.
+        critical_ratio: Critical when advantage std > this multiple.
+        min_sigmas: The rise must also exceed this many robust log-sigmas.
+        baseline_window: Number of recent values the baseline median uses.
+        warning_k: Warning needs ``warning_k`` high values within the last
+            ``warning_n`` observations.
+        warning_n: See ``warning_k``.
+        critical_k: Critical needs ``critical_k`` values above the critical
+            band within the last ``critical_n`` observations.
+        critical_n: See ``critical_k``.
+    """
+
+    warning_ratio: float = 3.0
+    critical_ratio: float = 8.0
+    min_sigmas: float = 4.0
+    baseline_window: int = 64
+    warning_k: int = 3
+    warning_n: int = 5
+    critical_k: int = 2
+    critical_n: int = 3
+
+    def validate(self) -> None:
+        """Raise `rlwatch.config.ConfigError` for impossible values."""
+        validate_common(self, "advantage_variance")
+        require(
+            1.0 < self.warning_ratio < self.critical_ratio,
+            "advantage_variance: need 1 < warning_ratio < critical_ratio, got "
+            f"warning_ratio={self.warning_ratio}, critical_ratio={self.critical_ratio}",
+        )
+        require(self.min_sigmas >= 0.0, "advantage_variance.min_sigmas must be >= 0")
+        require(self.baseline_window >= 8, "advantage_variance.baseline_window must be >= 8")
+        validate_k_of_n(self.warning_k, self.warning_n, "advantage_variance.warning")
+        validate_k_of_n(self.critical_k, self.critical_n, "advantage_variance.critical")
+
+
+class AdvantageVarianceDetector(Detector):
+    """Advantage std far above its rolling log-scale baseline, persistently."""
+
+    id: ClassVar[str] = "advantage_variance"
+    config_class: ClassVar[type[DetectorConfig]] = AdvantageVarianceConfig
+    metrics: ClassVar[tuple[str, ...]] = ("advantage_std",)
+    arrays: ClassVar[tuple[str, ...]] = ()
+    missing_hint: ClassVar[str] = (
+        "no advantage_std logged; pass advantage_std=... (std of the batch advantages) or "
+        "the advantages array to log_step; GRPO with scale_rewards keeps it near 1"
+    )
+
+    def __init__(self, config: DetectorConfig) -> None:
+        super().__init__(config)
+        cfg: AdvantageVarianceConfig = coerce_config(config, AdvantageVarianceConfig)
+        self.cfg = cfg
+        self._watch = LevelWatch(
+            side="high",
+            ratio_warning=cfg.warning_ratio,
+            ratio_critical=cfg.critical_ratio,
+            min_sigmas=cfg.min_sigmas,
+            warning_k=cfg.warning_k,
+            warning_n=cfg.warning_n,
+            critical_k=cfg.critical_k,
+            critical_n=cfg.critical_n,
+            reference_floor=1e-12,
+            warmup=cfg.warmup_steps,
+            window=cfg.baseline_window,
+            log_scale=True,
+            min_rel_sigma=0.05,
+        )
+
+    def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
+        """Consume one step's advantage std (absent: derived from ``advantages``)."""
+        x = values.get("advantage_std")
+        if x is None:
+            adv = arrays.get("advantages")
+            if adv is None or adv.size < 2:
+                return None
+            x = float(adv.std())
+        if x - x != 0.0:
+            return None
+        if x < 1e-12:
+            x = 1e-12
+        sev = self._watch.observe(x)
+        if sev == 0:
+            return None
+        cfg = self.cfg
+        w = self._watch
+        ref = w.reference()
+        if sev == 2:
+            severity, rule = "critical", f"{cfg.critical_k} of the last {cfg.critical_n} above {cfg.critical_ratio:g}x"
+        else:
+            severity, rule = "warning", f"{cfg.warning_k} of the last {cfg.warning_n} high"
+        return [
+            self.alert(
+                step,
+                severity,
+                f"Advantage std {x:.3g} is {x / ref:.1f}x its baseline {ref:.3g} ({rule}).",
+                {"advantage_std": x, "baseline": ref, "warning_above": w.warning_edge},
+                RECOMMENDATION,
+            )
+        ]
+
+    def summary(self) -> dict[str, float]:
+        """Baseline, log-sigma and the current thresholds."""
+        w = self._watch
+        return {
+            "baseline": w.median,
+            "log_sigma": w.sigma,
+            "warning_above": w.warning_edge,
+            "critical_above": w.critical_edge,
+            "observations": float(w.n),
+        }

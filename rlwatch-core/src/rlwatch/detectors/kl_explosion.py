@@ -1,0 +1,165 @@
+"""`kl_explosion`: KL to the reference policy jumps or runs away.
+
+KL is positive with multiplicative, heavy-tailed noise, and in a healthy run
+it grows slowly and smoothly over thousands of steps. So the detector works
+on a log scale against a rolling median of the last ``baseline_window``
+values: a value is high when it exceeds ``warning_ratio`` x baseline AND
+``min_sigmas`` robust log-sigmas above it. Slow growth moves the rolling
+median along with it; a jump or a runaway (orders of magnitude within tens
+of steps) outpaces it. Isolated single-step spikes are absorbed by the k-of-n
+persistence rule. KL values under ``min_kl`` (the first steps, when the
+policy still equals the reference) are treated as ``min_kl`` so that growth
+from ~0 is not read as an explosion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rlwatch.alerts import Alert
+from rlwatch.detectors._robust import (
+    LevelWatch,
+    coerce_config,
+    require,
+    validate_common,
+    validate_k_of_n,
+)
+from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+
+RECOMMENDATION = (
+    "1) Stop or pause and keep the last checkpoint before the jump; a runaway KL rarely "
+    "recovers on its own. "
+    "2) Lower the learning rate and/or raise the KL coefficient (beta); check that the "
+    "reference model is the intended one and did not change. "
+    "3) Tighten the policy update: smaller clip range, fewer PPO/GRPO epochs per batch, "
+    "gradient clipping. "
+    "4) Check for a reward exploit driving the policy away (reward up while samples degrade)."
+)
+
+
+@dataclass
+class KLExplosionConfig(DetectorConfig):
+    """Options of the `kl_explosion` detector.
+
+    Attributes:
+        warning_ratio: Warn when KL > this multiple of the baseline.
+        critical_ratio: Critical when KL > this multiple of the baseline.
+        spike_critical_ratio: A single value above this multiple is critical
+            at once (0 disables).
+        min_sigmas: The rise must also exceed this many robust standard
+            deviations of log KL (guards very noisy runs).
+        min_kl: KL values below this count as this value (nats): tiny early
+            KL does not make tiny thresholds.
+        baseline_window: Number of recent values the baseline median uses.
+        warning_k: Warning needs ``warning_k`` high values within the last
+            ``warning_n`` observations.
+        warning_n: See ``warning_k``.
+        critical_k: Critical needs ``critical_k`` values above the critical
+            band within the last ``critical_n`` observations.
+        critical_n: See ``critical_k``.
+    """
+
+    warning_ratio: float = 4.0
+    critical_ratio: float = 10.0
+    spike_critical_ratio: float = 100.0
+    min_sigmas: float = 3.0
+    min_kl: float = 0.005
+    baseline_window: int = 64
+    warning_k: int = 3
+    warning_n: int = 5
+    critical_k: int = 2
+    critical_n: int = 3
+
+    def validate(self) -> None:
+        """Raise `rlwatch.config.ConfigError` for impossible values."""
+        validate_common(self, "kl_explosion")
+        require(
+            1.0 < self.warning_ratio < self.critical_ratio,
+            "kl_explosion: need 1 < warning_ratio < critical_ratio, got "
+            f"warning_ratio={self.warning_ratio}, critical_ratio={self.critical_ratio}",
+        )
+        require(
+            self.spike_critical_ratio == 0.0 or self.spike_critical_ratio > 1.0,
+            "kl_explosion.spike_critical_ratio must be 0 (off) or > 1",
+        )
+        require(self.min_sigmas >= 0.0, "kl_explosion.min_sigmas must be >= 0")
+        require(self.min_kl > 0.0, "kl_explosion.min_kl must be > 0")
+        require(self.baseline_window >= 8, "kl_explosion.baseline_window must be >= 8")
+        validate_k_of_n(self.warning_k, self.warning_n, "kl_explosion.warning")
+        validate_k_of_n(self.critical_k, self.critical_n, "kl_explosion.critical")
+
+
+class KLExplosionDetector(Detector):
+    """KL far above its rolling log-scale baseline, persistently."""
+
+    id: ClassVar[str] = "kl_explosion"
+    config_class: ClassVar[type[DetectorConfig]] = KLExplosionConfig
+    metrics: ClassVar[tuple[str, ...]] = ("kl_divergence",)
+    arrays: ClassVar[tuple[str, ...]] = ()
+    missing_hint: ClassVar[str] = (
+        "no kl_divergence logged; GRPO logs KL only when beta > 0 (TRL: 'kl'); PPO "
+        "trainers log an approximate KL; or pass kl_divergence=... to log_step"
+    )
+
+    def __init__(self, config: DetectorConfig) -> None:
+        super().__init__(config)
+        cfg: KLExplosionConfig = coerce_config(config, KLExplosionConfig)
+        self.cfg = cfg
+        self._floor = cfg.min_kl
+        self._watch = LevelWatch(
+            side="high",
+            ratio_warning=cfg.warning_ratio,
+            ratio_critical=cfg.critical_ratio,
+            spike_critical=cfg.spike_critical_ratio,
+            min_sigmas=cfg.min_sigmas,
+            warning_k=cfg.warning_k,
+            warning_n=cfg.warning_n,
+            critical_k=cfg.critical_k,
+            critical_n=cfg.critical_n,
+            reference_floor=cfg.min_kl,
+            warmup=cfg.warmup_steps,
+            window=cfg.baseline_window,
+            log_scale=True,
+            min_rel_sigma=0.05,
+        )
+
+    def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
+        """Consume one step's KL (absent or non-finite: ignored)."""
+        x = values.get("kl_divergence")
+        if x is None or x - x != 0.0:
+            return None
+        if x < self._floor:
+            # also covers negative k1-estimator values
+            x = self._floor
+        sev = self._watch.observe(x)
+        if sev == 0:
+            return None
+        return [self._alert(step, x, sev)]
+
+    def _alert(self, step: int, x: float, sev: int) -> Alert:
+        cfg = self.cfg
+        w = self._watch
+        ref = w.reference()
+        if sev == 2:
+            severity, rule = "critical", f"{cfg.critical_k} of the last {cfg.critical_n} above {cfg.critical_ratio:g}x"
+        else:
+            severity, rule = "warning", f"{cfg.warning_k} of the last {cfg.warning_n} high"
+        return self.alert(
+            step,
+            severity,
+            f"KL divergence {x:.3g} is {x / ref:.1f}x its baseline {ref:.3g} ({rule}).",
+            {"kl_divergence": x, "baseline": ref, "warning_above": w.warning_edge},
+            RECOMMENDATION,
+        )
+
+    def summary(self) -> dict[str, float]:
+        """Baseline, log-sigma and the current thresholds."""
+        w = self._watch
+        return {
+            "baseline": w.median,
+            "log_sigma": w.sigma,
+            "warning_above": w.warning_edge,
+            "critical_above": w.critical_edge,
+            "observations": float(w.n),
+        }

@@ -1,0 +1,89 @@
+"""The shared robust statistics: correct, bounded cost, NaN-free."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from rlwatch.detectors._robust import (
+    LevelWatch,
+    Persistence,
+    RollingBaseline,
+    trend_statistics,
+)
+
+
+def test_rolling_baseline_matches_numpy_on_its_window() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 2.0, 300)
+    b = RollingBaseline(window=64, refresh=1)
+    for v in x:
+        b.push(float(v))
+    w = x[-64:]
+    assert b.values() == pytest.approx(list(w))
+    assert b.median == pytest.approx(float(np.median(w)))
+    q1, q3 = np.quantile(w, [0.25, 0.75])
+    assert b.sigma == pytest.approx((q3 - q1) / 1.349)
+
+
+def test_log_scale_sigma_is_in_log_units() -> None:
+    rng = np.random.default_rng(1)
+    b = RollingBaseline(window=2000, refresh=2000, log_scale=True)
+    for v in np.exp(rng.normal(0.0, 0.3, 2000)):
+        b.push(float(v))
+    b.refresh_now()
+    assert b.sigma == pytest.approx(0.3, rel=0.1)
+    assert b.median == pytest.approx(1.0, rel=0.05)
+
+
+def test_outliers_do_not_move_the_baseline() -> None:
+    b = RollingBaseline(window=64, refresh=1)
+    for i in range(200):
+        b.push(1e6 if i % 10 == 0 else 1.0)
+    assert b.median == 1.0
+
+
+def test_persistence_k_of_n() -> None:
+    p = Persistence(3, 5)
+    assert not p.hit(1)
+    assert not p.hit(2)
+    assert p.hit(5)
+    q = Persistence(3, 5)
+    q.hit(1)
+    q.hit(4)
+    assert not q.hit(9)  # only 2 of the last 5
+
+
+def test_level_watch_needs_persistence_and_warmup() -> None:
+    w = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=10.0, warmup=20, log_scale=True)
+    sev = [w.observe(1.0) for _ in range(30)]
+    assert sev == [0] * 30
+    assert w.observe(5.0) == 0
+    assert w.observe(5.0) == 0
+    assert w.observe(5.0) == 1  # 3 of 5
+    assert w.observe(50.0) == 1
+    assert w.observe(50.0) == 2  # 2 of 3 above 10x
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_trend_statistics_match_scipy(seed: int) -> None:
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, 24) + np.linspace(0, seed - 2, 24)
+    z, slope = trend_statistics(x)
+    assert slope == pytest.approx(stats.theilslopes(x)[0])
+    tau = stats.kendalltau(np.arange(24), x)
+    # same sign, and the normal approximation agrees with scipy's p-value
+    assert math.copysign(1, z) == math.copysign(1, tau.statistic)
+    p_two_sided = math.erfc(abs(z) / math.sqrt(2))
+    assert p_two_sided == pytest.approx(tau.pvalue, abs=0.05)
+
+
+def test_ewma_seeds_with_first_value() -> None:
+    from rlwatch.detectors._robust import Ewma
+
+    e = Ewma(0.5)
+    assert math.isnan(e.value)
+    assert e.update(2.0) == 2.0
+    assert e.update(4.0) == 3.0
