@@ -64,3 +64,10 @@ def test_demo_runs_with_outbound_connections_blocked(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "blocked by test" not in out.stderr
     assert (tmp_path / "l" / "metrics.db").exists()
+
+
+def test_import_is_light() -> None:
+    """`import rlwatch` defers numpy and scipy (import-time budget, see benchmarks)."""
+    out = subprocess.run([sys.executable, "-c", "import sys, rlwatch; print(sorted(m for m in ('numpy', 'scipy', "
+                          "'yaml') if m in sys.modules))"], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

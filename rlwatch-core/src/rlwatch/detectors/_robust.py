@@ -31,8 +31,6 @@ import math
 from collections import deque
 from typing import Any
 
-import numpy as np
-
 _IQR_TO_SIGMA = 1.0 / 1.349
 """IQR of a normal distribution is 1.349 sigma."""
 
@@ -246,6 +244,7 @@ _PAIRS: dict[int, tuple[Any, Any, Any]] = {}
 
 def _pairs(n: int) -> tuple[Any, Any, Any]:
     """Cached (i, j, j - i) index arrays of all pairs i < j of a window."""
+    import numpy as np  # deferred: keeps `import rlwatch` light
     got = _PAIRS.get(n)
     if got is None:
         i, j = np.triu_indices(n, 1)
@@ -269,6 +268,7 @@ def trend_statistics(x: Any) -> tuple[float, float]:
         corrections (z < 0: decreasing) and the Theil-Sen slope per step.
         ``(0.0, 0.0)`` for fewer than 3 values.
     """
+    import numpy as np  # deferred: keeps `import rlwatch` light
     a = np.asarray(x, dtype=np.float64)
     n = a.size
     if n < 3:

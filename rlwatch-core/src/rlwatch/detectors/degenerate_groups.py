@@ -13,9 +13,7 @@ from a 2-D ``rewards`` array (groups x samples per group).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from rlwatch.alerts import Alert
 from rlwatch.detectors._robust import (
@@ -26,6 +24,9 @@ from rlwatch.detectors._robust import (
     validate_k_of_n,
 )
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+
+if TYPE_CHECKING:
+    pass
 
 RECOMMENDATION = (
     "1) Look at whether the degenerate groups are all-correct or all-wrong (reward_mean "
@@ -95,6 +96,7 @@ class DegenerateGroupsDetector(Detector):
 
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
         """Consume one step's fraction of degenerate groups."""
+        import numpy as np  # deferred: keeps `import rlwatch` light
         f = values.get("frac_reward_zero_std")
         if f is None:
             r = arrays.get("rewards")

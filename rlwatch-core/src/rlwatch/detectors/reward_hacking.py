@@ -26,9 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rlwatch.alerts import Alert
 from rlwatch.detectors._robust import (
@@ -39,6 +37,9 @@ from rlwatch.detectors._robust import (
     validate_k_of_n,
 )
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+
+if TYPE_CHECKING:
+    pass
 
 RECOMMENDATION = (
     "1) Read the highest-reward samples of the last steps: if they are degenerate (a "
@@ -178,6 +179,7 @@ class RewardHackingDetector(Detector):
 
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
         """Consume one step's per-sample rewards."""
+        import numpy as np  # deferred: keeps `import rlwatch` light
         r = arrays.get("rewards")
         if r is None:
             return None

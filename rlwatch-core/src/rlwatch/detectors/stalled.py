@@ -9,7 +9,9 @@ timeout is the largest of ``min_timeout_seconds``, ``interval_multiplier`` x
 the typical step interval and ``pause_multiplier`` x the longest pause seen
 so far (periodic evaluation or checkpointing). Critical after
 ``critical_factor`` x the timeout. Each stall alerts at most once per
-severity; a new step ends it.
+severity; a new step ends it. In a notebook or interactive interpreter the
+learned timeout is off (the kernel outlives the training loop); set
+``timeout_seconds`` to watch for hangs there.
 """
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ class StalledConfig(DetectorConfig):
         require(self.critical_factor > 1.0, "stalled.critical_factor must be > 1")
 
 
+def _interactive() -> bool:
+    """True inside a Jupyter/IPython kernel or an interactive interpreter."""
+    import sys
+
+    return "ipykernel" in sys.modules or hasattr(sys, "ps1") or bool(sys.flags.interactive)
+
+
 class StalledDetector(Detector):
     """No new step for longer than a timeout learned from the run's step interval."""
 
@@ -112,6 +121,11 @@ class StalledDetector(Detector):
             self._progress(now, last_step)
             return None
         waited = now - self._since
+        if self.cfg.timeout_seconds == 0.0 and _interactive():
+            # In a notebook or REPL the process outlives the training loop, so
+            # "no new step" usually means "training finished", not "hung".
+            # Only an explicit timeout_seconds alerts there.
+            return None
         limit = self.timeout()
         if not waited >= limit:  # also False while limit is nan
             return None
