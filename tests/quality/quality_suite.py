@@ -46,24 +46,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rlwatch.metrics import CANONICAL_SCALARS
 from rlwatch.simulate import FAILURES, SimulatedRun, scenario_suite
 
 HERE = Path(__file__).resolve().parent
 TRACES = HERE.parent / "fixtures" / "traces"
-SCALARS = (
-    "entropy",
-    "kl_divergence",
-    "reward_mean",
-    "reward_std",
-    "advantage_std",
-    "loss",
-    "grad_norm",
-    "learning_rate",
-    "clip_fraction",
-    "frac_reward_zero_std",
-    "completion_length",
-    "completion_clipped_ratio",
-)
+SCALARS = CANONICAL_SCALARS  # the columns written for the 0.5.1 replay
 
 LEGACY_DETECTORS = (
     "entropy_collapse",

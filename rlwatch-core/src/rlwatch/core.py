@@ -184,11 +184,13 @@ class RLWatch:
                     self.active = False
                     return
                 self.stopped = True
-                self.active = False
             self._timer_stop.set()
+            # Hooks first, while the monitor still accepts steps: adapters drain
+            # work in flight here (rlwatch-jax waits for its JAX callbacks).
+            plugins.call_each("rlwatch_run_finished", monitor=self, status=status)
+            self.active = False
             if self._dispatcher is not None:
                 self._dispatcher.close(self.config.alerts.exit_flush_timeout_seconds, status)
-            plugins.call_each("rlwatch_run_finished", monitor=self, status=status)
             if self._writer is not None:
                 self._writer.put_run_update(self.run_id, status=status, ended_at=time.time())
                 release_writer(self._writer, timeout=10.0)

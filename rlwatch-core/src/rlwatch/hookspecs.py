@@ -122,7 +122,12 @@ def rlwatch_run_started(monitor: RLWatch) -> None:
 
 @hookspec
 def rlwatch_run_finished(monitor: RLWatch, status: str) -> None:
-    """Called once when a monitor stops; ``status`` is finished or crashed."""
+    """Called once when a monitor stops; ``status`` is finished or crashed.
+
+    Called before the monitor flushes, while it still accepts steps, so an
+    adapter can drain work in flight here (rlwatch-jax waits for pending JAX
+    callbacks). Notification channels are drained after this hook.
+    """
 
 
 @hookspec

@@ -121,17 +121,18 @@ def records() -> list[PluginRecord]:
     return list(_records)
 
 
-def call_each(hook_name: str, **kwargs: Any) -> list[Any]:
-    """Call every implementation of a hook in isolation; collect non-None results."""
-    pm = get_manager()
-    hook = getattr(pm.hook, hook_name)
+def _call_isolated(hook_name: str, kwargs: dict[str, Any], first: bool) -> list[Any]:
+    """Call implementations one by one (registration order); a raising one is logged and skipped.
+
+    get_hookimpls() is in registration order (pluggy itself calls LIFO); we
+    want registration order so that built-ins come first. `ConfigError`
+    passes through: bad configuration must reach the user.
+    """
+    hook = getattr(get_manager().hook, hook_name)
     results: list[Any] = []
-    # get_hookimpls() is in registration order (pluggy itself calls LIFO); we want
-    # registration order so built-ins come first.
     for impl in hook.get_hookimpls():
         try:
-            args = {name: kwargs[name] for name in impl.argnames}
-            value = impl.function(**args)
+            value = impl.function(**{name: kwargs[name] for name in impl.argnames})
         except Exception as exc:
             if _is_config_error(exc):
                 raise
@@ -139,25 +140,20 @@ def call_each(hook_name: str, **kwargs: Any) -> list[Any]:
             continue
         if value is not None:
             results.append(value)
+            if first:
+                break
     return results
+
+
+def call_each(hook_name: str, **kwargs: Any) -> list[Any]:
+    """Call every implementation of a hook in isolation; collect non-None results."""
+    return _call_isolated(hook_name, kwargs, first=False)
 
 
 def call_first(hook_name: str, **kwargs: Any) -> Any:
     """Call implementations in registration order until one returns non-None."""
-    pm = get_manager()
-    hook = getattr(pm.hook, hook_name)
-    for impl in hook.get_hookimpls():
-        try:
-            args = {name: kwargs[name] for name in impl.argnames}
-            value = impl.function(**args)
-        except Exception as exc:
-            if _is_config_error(exc):
-                raise
-            report(f"plugin {impl.plugin_name}.{hook_name}", exc)
-            continue
-        if value is not None:
-            return value
-    return None
+    found = _call_isolated(hook_name, kwargs, first=True)
+    return found[0] if found else None
 
 
 def _is_config_error(exc: BaseException) -> bool:

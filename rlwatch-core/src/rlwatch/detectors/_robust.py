@@ -318,6 +318,24 @@ def validate_k_of_n(k: int, n: int, key: str) -> None:
     require(n <= 10_000, f"{key}_n must be <= 10000, got {n}")
 
 
+def validate_high_level(config: Any, detector_id: str) -> None:
+    """Checks shared by detectors that watch a positive metric rise above its baseline.
+
+    The config must have ``warning_ratio``, ``critical_ratio``, ``min_sigmas``,
+    ``baseline_window`` and the ``warning_k/n`` and ``critical_k/n`` pairs.
+    """
+    validate_common(config, detector_id)
+    require(
+        1.0 < config.warning_ratio < config.critical_ratio,
+        f"{detector_id}: need 1 < warning_ratio < critical_ratio, got "
+        f"warning_ratio={config.warning_ratio}, critical_ratio={config.critical_ratio}",
+    )
+    require(config.min_sigmas >= 0.0, f"{detector_id}.min_sigmas must be >= 0")
+    require(config.baseline_window >= 8, f"{detector_id}.baseline_window must be >= 8")
+    validate_k_of_n(config.warning_k, config.warning_n, f"{detector_id}.warning")
+    validate_k_of_n(config.critical_k, config.critical_n, f"{detector_id}.critical")
+
+
 class LevelWatch(RollingBaseline):
     """Bands around a rolling baseline, with k-of-n persistence: one scalar.
 

@@ -16,9 +16,7 @@ from rlwatch.alerts import Alert
 from rlwatch.detectors._robust import (
     LevelWatch,
     coerce_config,
-    require,
-    validate_common,
-    validate_k_of_n,
+    validate_high_level,
 )
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
 
@@ -61,16 +59,7 @@ class AdvantageVarianceConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "advantage_variance")
-        require(
-            1.0 < self.warning_ratio < self.critical_ratio,
-            "advantage_variance: need 1 < warning_ratio < critical_ratio, got "
-            f"warning_ratio={self.warning_ratio}, critical_ratio={self.critical_ratio}",
-        )
-        require(self.min_sigmas >= 0.0, "advantage_variance.min_sigmas must be >= 0")
-        require(self.baseline_window >= 8, "advantage_variance.baseline_window must be >= 8")
-        validate_k_of_n(self.warning_k, self.warning_n, "advantage_variance.warning")
-        validate_k_of_n(self.critical_k, self.critical_n, "advantage_variance.critical")
+        validate_high_level(self, "advantage_variance")
 
 
 class AdvantageVarianceDetector(Detector):

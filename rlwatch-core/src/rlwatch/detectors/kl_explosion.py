@@ -22,8 +22,7 @@ from rlwatch.detectors._robust import (
     LevelWatch,
     coerce_config,
     require,
-    validate_common,
-    validate_k_of_n,
+    validate_high_level,
 )
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
 
@@ -73,21 +72,12 @@ class KLExplosionConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "kl_explosion")
-        require(
-            1.0 < self.warning_ratio < self.critical_ratio,
-            "kl_explosion: need 1 < warning_ratio < critical_ratio, got "
-            f"warning_ratio={self.warning_ratio}, critical_ratio={self.critical_ratio}",
-        )
+        validate_high_level(self, "kl_explosion")
         require(
             self.spike_critical_ratio == 0.0 or self.spike_critical_ratio > 1.0,
             "kl_explosion.spike_critical_ratio must be 0 (off) or > 1",
         )
-        require(self.min_sigmas >= 0.0, "kl_explosion.min_sigmas must be >= 0")
         require(self.min_kl > 0.0, "kl_explosion.min_kl must be > 0")
-        require(self.baseline_window >= 8, "kl_explosion.baseline_window must be >= 8")
-        validate_k_of_n(self.warning_k, self.warning_n, "kl_explosion.warning")
-        validate_k_of_n(self.critical_k, self.critical_n, "kl_explosion.critical")
 
 
 class KLExplosionDetector(Detector):

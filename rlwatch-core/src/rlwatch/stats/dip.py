@@ -56,6 +56,11 @@ _MAX_QUICKHULL_DEPTH = 64
 _HULL_WORK_PER_POINT = 16
 _HULL_WORK_SLACK = 1024
 
+# From this sample size on, p-values beyond the table's last quantile come
+# from an exponential tail; below it D is coarsely discrete with a hard
+# maximum near the last quantile, and p is floored at the table's last tail.
+_TAIL_FROM_N = 30
+
 # Up to this many distinct values the links route is the faster one.
 _LINKS_UP_TO = 200
 
@@ -101,8 +106,9 @@ def dip_test(x: npt.ArrayLike) -> DipResult:
 
     Returns:
         ``DipResult(dip, p_value)``. n < 4 or a constant sample gives
-        p_value 1.0; beyond the table's largest tabulated quantile the
-        p-value is floored at the table's smallest tail probability.
+        p_value 1.0. Beyond the table's last quantile (p < 0.001) the p-value
+        follows a conservative exponential tail for n >= 30, and is floored
+        at 0.001 for smaller n.
 
     Raises:
         TypeError: if ``x`` is not numeric (e.g. strings or complex).
@@ -420,7 +426,7 @@ class _NullTable:
         # The asymptotic row closes the grid: used as is for every n beyond it.
         self.sizes.append(int(document["asymptotic"]["n"]))
         self.rows.append(np.asarray(document["asymptotic"]["quantiles"], dtype=np.float64))
-        self.floor = float(1.0 - self.probabilities[-1])
+        self.floor = round(1.0 - float(self.probabilities[-1]), 12)
 
     def row(self, n: int) -> FloatArray:
         """Quantiles for sample size n, linear in 1/sqrt(n) between rows."""
@@ -438,6 +444,9 @@ class _NullTable:
     def p_value(self, dip: float, n: int) -> float:
         """P(sqrt(n)*D >= observed) under the uniform null."""
         row = self.row(n)
+        statistic = math.sqrt(n) * dip
+        if statistic > row[-1] and n >= _TAIL_FROM_N:
+            return self._tail(statistic, row)
         # For small n the statistic is discrete and quantiles repeat. Keep the
         # lowest probability of each repeated quantile: at an attainable value
         # s that is about P(S < s), so the p-value is P(S >= s), as it should
@@ -445,13 +454,37 @@ class _NullTable:
         first_of_run = np.append(True, row[1:] > row[:-1])
         below_probability = float(
             np.interp(
-                math.sqrt(n) * dip,
+                statistic,
                 row[first_of_run],
                 self.probabilities[first_of_run],
                 left=0.0,
             )
         )
-        return max(1.0 - below_probability, self.floor)
+        # Rounded so that 1 - 0.999 reads 0.001 (the table holds 6 digits anyway).
+        return max(round(1.0 - below_probability, 12), self.floor)
+
+    def _tail(self, statistic: float, row: FloatArray) -> float:
+        """p beyond the last tabulated quantile: an exponential tail.
+
+        log p is extended linearly through the last two tail quantiles (e.g.
+        0.99 and 0.999). The dip's own tail is lighter than exponential (it
+        is Gaussian-like for large n and D <= 1/4), so this overstates p:
+        conservative, continuous at the last quantile and strictly below the
+        floor beyond it, so a threshold such as ``p < 0.001`` can still fire.
+        """
+        # The tabulated tail nearest ten times the last one (0.01 for 0.001).
+        tails = np.round(1.0 - self.probabilities[:-1], 12)
+        usable = tails > self.floor
+        if not usable.any():
+            return self.floor
+        distance = np.where(usable, np.abs(np.log(np.maximum(tails, 1e-300) / (10.0 * self.floor))), np.inf)
+        previous = int(np.argmin(distance))
+        step = float(row[-1] - row[previous])
+        if step <= 0.0:
+            return self.floor
+        decay = math.log(float(tails[previous]) / self.floor) / step
+        # Kept above 0 (log p stays finite); such dips are beyond any doubt.
+        return max(min(self.floor, self.floor * math.exp(-decay * (statistic - float(row[-1])))), 1e-300)
 
 
 _table: _NullTable | None = None
