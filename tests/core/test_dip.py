@@ -275,12 +275,27 @@ def test_p_value_is_monotone_in_the_dip(n: int) -> None:
     p_values = np.array([table.p_value(float(d), n) for d in dips])
     assert np.all(np.diff(p_values) <= 0.0)
     assert p_values[0] == 1.0
+    assert np.all((p_values > 0.0) & (p_values <= 1.0))
     # D = 1/4 is the largest possible dip: far in the tail once n is not tiny.
     if n >= 30:
-        assert p_values[-1] == pytest.approx(table.floor)
+        assert p_values[-1] < table.floor
     else:
         assert p_values[-1] <= 0.01
-    assert np.all((p_values >= table.floor) & (p_values <= 1.0))
+        assert np.all(p_values >= table.floor)
+
+
+@pytest.mark.parametrize("n", [30, 64, 256, 1024, 5000, 40000])
+def test_p_value_tail_goes_below_the_table_continuously(n: int) -> None:
+    # A detector thresholding at p < 0.001 must be able to fire: beyond the
+    # 0.999 quantile p keeps falling (exponential tail), starting from 0.001.
+    table = dip_module._null_table()
+    last_quantile = float(table.row(n)[-1]) / np.sqrt(n)
+    assert table.p_value(last_quantile, n) == pytest.approx(0.001)
+    assert 0.0009 < table.p_value(last_quantile * 1.001, n) < 0.001
+    assert table.p_value(last_quantile * 1.2, n) < 1e-4
+    # Two separated clusters of 200 and 100 values: p far below 0.001.
+    if n == 256:
+        assert dip_test([0.0] * 200 + [1.0] * 100).p_value < 1e-6
 
 
 def test_p_values_are_roughly_uniform_under_the_null() -> None:
@@ -308,20 +323,44 @@ def test_shipped_table_is_documented_and_ordered() -> None:
     assert np.all(quantiles <= np.sqrt(sizes)[:, None] / 4 + 1e-6)
 
 
+_IMPORT_PROBE = """
+import sys, traceback
+
+
+class ScipyWatch:
+    # Records who imports scipy first, and lets the import go ahead.
+    first = None
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "scipy" and ScipyWatch.first is None:
+            ScipyWatch.first = "".join(traceback.format_stack(limit=12))
+        return None
+
+
+sys.meta_path.insert(0, ScipyWatch())
+import rlwatch.stats
+from rlwatch.stats import dip
+
+assert ScipyWatch.first is None, "import rlwatch.stats imported scipy:\\n" + ScipyWatch.first
+assert dip._table is None, "the dip table was read at import"
+rlwatch.stats.dip_test([1.0, 2.0, 3.0, 7.0, 8.0])
+assert dip._table is not None
+assert ScipyWatch.first is None, "dip_test imported scipy:\\n" + ScipyWatch.first
+"""
+
+
 def test_import_is_cheap_and_lazy() -> None:
-    code = (
-        "import sys, rlwatch.stats\n"
-        "from rlwatch.stats import dip\n"
-        "assert 'scipy' not in sys.modules, 'scipy imported'\n"
-        "assert dip._table is None, 'table read at import'\n"
-        "rlwatch.stats.dip_test([1.0, 2.0, 3.0, 7.0, 8.0])\n"
-        "assert dip._table is not None\n"
-        "assert 'scipy' not in sys.modules, 'scipy imported by dip_test'\n"
-    )
+    # A fresh interpreter: this one has imported scipy for the LP already.
     # The child must import the same rlwatch as this process, installed or not.
     source_root = str(Path(dip_module.__file__).resolve().parents[2])
     path = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
-    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": path})
+    child = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode == 0, child.stderr
 
 
 # ---------------------------------------------------------------------------
