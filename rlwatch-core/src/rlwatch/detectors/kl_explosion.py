@@ -63,7 +63,7 @@ class KLExplosionConfig(DetectorConfig):
     critical_ratio: float = 10.0
     spike_critical_ratio: float = 100.0
     min_sigmas: float = 3.0
-    min_kl: float = 0.005
+    min_kl: float = 0.02
     baseline_window: int = 64
     warning_k: int = 3
     warning_n: int = 5
