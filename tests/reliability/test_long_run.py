@@ -43,7 +43,10 @@ for i in range(steps):
         window = []
         rss[i + 1] = rss_mib()
 m.stop()
-print(json.dumps({"median_us_by_step": windows, "rss_mib_by_step": rss}))
+from rlwatch.storage import StoreReader
+run = StoreReader(m.db_path).run("long")
+print(json.dumps({"median_us_by_step": windows, "rss_mib_by_step": rss, "stored": run.n_steps,
+                  "dropped": run.dropped_rows}))
 """
 
 
@@ -56,6 +59,8 @@ def test_one_million_steps(tmp_path: Path, record: Any) -> None:
     db_bytes = sum(p.stat().st_size for p in tmp_path.iterdir() if p.name.startswith("metrics.db"))
     record(tried=f"{STEPS} steps, 8 metrics + 64-sample rewards array", steps=STEPS,
            rss_first_tenth_mib=rss[0], rss_end_mib=rss[-1], rss_growth_mib=rss[-1] - rss[0],
-           db_bytes_per_step=db_bytes / STEPS, median_us_first_tenth=med[0], median_us_last_tenth=med[-1])
+           db_bytes_per_step=db_bytes / STEPS, median_us_first_tenth=med[0], median_us_last_tenth=med[-1],
+           stored=data["stored"], dropped=data["dropped"])
+    assert data["stored"] == STEPS and data["dropped"] == 0  # the writer keeps up with a tight loop
     assert rss[-1] - rss[0] < 64, rss  # bounded: no per-step accumulation
     assert med[-1] < 2 * med[0] + 5, med  # no latency drift

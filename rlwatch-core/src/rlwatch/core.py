@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import platform
 import signal
@@ -116,6 +117,10 @@ class RLWatch:
         if cfg.disable:
             logger.info("rlwatch is disabled (RLWATCH_DISABLE / disable: true); nothing is recorded")
             return
+        # `import rlwatch` defers numpy, but some detectors need it the first
+        # time a statistic runs; loading it here, in the user's setup call,
+        # keeps that one-time ~70 ms off the training loop.
+        import numpy  # noqa: F401
         self.rank, self.world_size = resolve_rank(cfg.distributed.rank, cfg.distributed.world_size)
         if self.rank != 0 and not cfg.distributed.all_ranks:
             logger.debug("rlwatch: rank %d of %d does not record (only rank 0 does)", self.rank, self.world_size)
@@ -313,17 +318,19 @@ class RLWatch:
 
     @staticmethod
     def _derive_from_arrays(values: dict[str, float], arrays: dict[str, Any]) -> None:
+        # Only what the caller did not log itself; sum/dot instead of numpy's
+        # mean/std keeps this at ~2 µs for a few hundred samples.
         rewards = arrays.get("rewards")
-        if rewards is not None:
-            finite = rewards[rewards == rewards]
-            if finite.size:
-                values.setdefault("reward_mean", float(finite.mean()))
-                values.setdefault("reward_std", float(finite.std()))
+        if rewards is not None and ("reward_mean" not in values or "reward_std" not in values):
+            stats = _mean_std(rewards)
+            if stats is not None:
+                values.setdefault("reward_mean", stats[0])
+                values.setdefault("reward_std", stats[1])
         adv = arrays.get("advantages")
-        if adv is not None:
-            finite = adv[adv == adv]
-            if finite.size:
-                values.setdefault("advantage_std", float(finite.std()))
+        if adv is not None and "advantage_std" not in values:
+            stats = _mean_std(adv)
+            if stats is not None:
+                values.setdefault("advantage_std", stats[1])
 
     def _fix_step(self, step: Any) -> int | None:
         if step is None:
@@ -442,6 +449,23 @@ class RLWatch:
                 if values:
                     out[det.id] = values
         return out
+
+
+def _mean_std(arr: Any) -> tuple[float, float] | None:
+    """Mean and population std of the finite values of a float64 array (None if none)."""
+    import numpy as np  # already imported: arrays only come from numpy (coerce.to_array)
+
+    flat = arr.reshape(-1)
+    total = float(flat.sum())
+    if total - total != 0.0:  # NaN or inf inside: fall back to the finite values only
+        flat = flat[np.isfinite(flat)]
+        if not flat.size:
+            return None
+        total = float(flat.sum())
+    n = flat.size
+    mean = total / n
+    centred = flat - mean
+    return mean, math.sqrt(float(centred.dot(centred)) / n)
 
 
 def _generate_run_id(framework: str) -> str:

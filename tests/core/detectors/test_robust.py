@@ -87,3 +87,14 @@ def test_ewma_seeds_with_first_value() -> None:
     assert math.isnan(e.value)
     assert e.update(2.0) == 2.0
     assert e.update(4.0) == 3.0
+
+
+def test_level_watch_survives_astronomical_spread() -> None:
+    """Found by the reliability fuzzer: a log-scale baseline over 1e-150..1e150 overflowed exp()."""
+    from rlwatch.detectors._robust import LevelWatch
+
+    watch = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=6.0, warmup=4, window=16, log_scale=True,
+                       refresh=4, min_count=4)
+    for i in range(64):
+        watch.observe(1e-150 if i % 2 else 1e150)
+    assert watch.observe(1.0) in (0, 1, 2)

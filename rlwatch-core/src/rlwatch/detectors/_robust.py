@@ -318,6 +318,19 @@ def validate_k_of_n(k: int, n: int, key: str) -> None:
     require(n <= 10_000, f"{key}_n must be <= 10000, got {n}")
 
 
+def _exp(x: float) -> float:
+    """exp() that saturates instead of raising OverflowError.
+
+    A log-scale baseline of hostile data (values from 1e-300 to 1e300) has a
+    huge sigma; thresholds then become inf/0, which simply never trip.
+    """
+    if x > 700.0:
+        return math.inf
+    if x < -700.0:
+        return 0.0
+    return math.exp(x)
+
+
 def validate_high_level(config: Any, detector_id: str) -> None:
     """Checks shared by detectors that watch a positive metric rise above its baseline.
 
@@ -527,11 +540,11 @@ class LevelWatch(RollingBaseline):
         ref = max(med, self.reference_floor) if high else med
         if self.log_scale:
             if high:
-                warn = ref * max(self.ratio_warning, math.exp(z * sig))
-                crit = ref * max(self.ratio_critical, math.exp((z + 2.0) * sig))
+                warn = ref * max(self.ratio_warning, _exp(z * sig))
+                crit = ref * max(self.ratio_critical, _exp((z + 2.0) * sig))
             else:
-                warn = ref * min(self.ratio_warning, math.exp(-z * sig))
-                crit = ref * min(self.ratio_critical, math.exp(-(z + 2.0) * sig))
+                warn = ref * min(self.ratio_warning, _exp(-z * sig))
+                crit = ref * min(self.ratio_critical, _exp(-(z + 2.0) * sig))
         elif high:
             warn = max(ref * self.ratio_warning, ref + z * sig)
             crit = max(ref * self.ratio_critical, ref + (z + 2.0) * sig)
@@ -542,10 +555,10 @@ class LevelWatch(RollingBaseline):
         # the good side loosely so single wild values cannot move the median
         if high:
             self.hi_clip = warn
-            self.lo_clip = med * math.exp(-8.0 * sig) if self.log_scale else med - 8.0 * sig
+            self.lo_clip = med * _exp(-8.0 * sig) if self.log_scale else med - 8.0 * sig
         else:
             self.lo_clip = warn
-            self.hi_clip = med * math.exp(8.0 * sig) if self.log_scale else med + 8.0 * sig
+            self.hi_clip = med * _exp(8.0 * sig) if self.log_scale else med + 8.0 * sig
         sign = 1.0 if high else -1.0
         aw, ac = self.absolute_warning, self.absolute_critical
         if aw == aw:

@@ -96,12 +96,13 @@ class DegenerateGroupsDetector(Detector):
 
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
         """Consume one step's fraction of degenerate groups."""
-        import numpy as np  # deferred: keeps `import rlwatch` light
         f = values.get("frac_reward_zero_std")
         if f is None:
             r = arrays.get("rewards")
             if r is None or r.ndim != 2 or r.shape[1] < 2 or r.shape[0] < 1:
                 return None
+            import numpy as np  # deferred: keeps `import rlwatch` light (already loaded: r is an ndarray)
+
             # NaN spreads compare False: a group with a NaN reward is not counted
             f = np.count_nonzero(np.ptp(r, axis=1) <= self.cfg.tolerance) / r.shape[0]
         if f - f != 0.0:

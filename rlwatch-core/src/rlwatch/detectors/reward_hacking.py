@@ -179,10 +179,11 @@ class RewardHackingDetector(Detector):
 
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
         """Consume one step's per-sample rewards."""
-        import numpy as np  # deferred: keeps `import rlwatch` light
         r = arrays.get("rewards")
         if r is None:
             return None
+        import numpy as np  # deferred: keeps `import rlwatch` light (already loaded: r is an ndarray)
+
         if r.ndim != 1:
             r = r.ravel()
         n = r.size

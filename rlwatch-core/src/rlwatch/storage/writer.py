@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from rlwatch.storage.schema import SchemaTooNewError, column_for, ensure_schema
@@ -77,6 +78,7 @@ class StoreWriter:
         self._run_pks: dict[str, int] = {}
         self._known_sets: set[tuple[int, tuple[str, ...]]] = set()
         self._run_rows: dict[str, dict[str, Any]] = {}
+        self._max_variables = 999  # SQLite's historic minimum; read from the connection when it opens
         self._touched: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
         self.skipped_providers: dict[str, Callable[[], dict[str, int]]] = {}
@@ -217,6 +219,7 @@ class StoreWriter:
         self._columns = {}
         self._run_pks = {}
         self._known_sets = set()
+        self._max_variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         return conn
 
     def _close_conn(self) -> None:
@@ -275,7 +278,15 @@ class StoreWriter:
                 cols, rows = self._fit_rows(conn, names, rows, run_id, has_nan)
             if (run_pk, names) not in self._known_sets:
                 self._note_names(conn, run_pk, names)
-            conn.executemany(_upsert_sql(run_pk, cols, has_nan), rows)
+            # Many rows per statement, not executemany: sqlite3 releases the GIL
+            # around every statement, and against a CPU-bound training thread each
+            # re-acquire can wait a whole switch interval (5 ms). One release per
+            # few hundred rows keeps the writer ahead of any training loop.
+            width = len(rows[0])
+            per = max(1, min(_MAX_ROWS_PER_STATEMENT, self._max_variables // width))
+            for start in range(0, len(rows), per):
+                chunk = rows[start : start + per]
+                conn.execute(_upsert_sql(run_pk, cols, has_nan, len(chunk)), list(chain.from_iterable(chunk)))
             self._touched[run_id] = run_pk
 
     def _on_fault(
@@ -466,19 +477,22 @@ class StoreWriter:
         self._touched = {}
 
 
-_SQL_CACHE: dict[tuple[int, tuple[str, ...], bool], str] = {}
+_MAX_ROWS_PER_STATEMENT = 256
+_SQL_CACHE: dict[tuple[int, tuple[str, ...], bool, int], str] = {}
 
 
-def _upsert_sql(run_pk: int, cols: tuple[str, ...], has_nan: bool) -> str:
-    """Upsert of one (run, column set); run_pk is our own integer, safe to inline."""
-    key = (run_pk, cols, has_nan)
+def _upsert_sql(run_pk: int, cols: tuple[str, ...], has_nan: bool, nrows: int) -> str:
+    """Upsert of `nrows` rows of one (run, column set); run_pk is our own integer, safe to inline."""
+    key = (run_pk, cols, has_nan, nrows)
     sql = _SQL_CACHE.get(key)
     if sql is None:
         all_cols = ("step", "wall_time", *cols, *(("nan_metrics",) if has_nan else ()))
         updates = ", ".join(f"{c}=excluded.{c}" for c in all_cols[1:])
+        one = f"({int(run_pk)}, {', '.join('?' for _ in all_cols)})"
+        # A later row with the same step in the same statement updates the earlier one.
         sql = (
-            f"INSERT INTO metrics(run_pk, {', '.join(all_cols)}) VALUES ({int(run_pk)}, "
-            f"{', '.join('?' for _ in all_cols)}) ON CONFLICT(run_pk, step) DO UPDATE SET {updates}"
+            f"INSERT INTO metrics(run_pk, {', '.join(all_cols)}) VALUES {', '.join([one] * nrows)} "
+            f"ON CONFLICT(run_pk, step) DO UPDATE SET {updates}"
         )
         if len(_SQL_CACHE) > 4096:
             _SQL_CACHE.clear()
