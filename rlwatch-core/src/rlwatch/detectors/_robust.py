@@ -27,12 +27,16 @@ poison a baseline for the rest of the run.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from typing import Any
 
 _IQR_TO_SIGMA = 1.0 / 1.349
 """IQR of a normal distribution is 1.349 sigma."""
+
+
+_PHASES = itertools.count()
 
 
 class RollingBaseline:
@@ -64,6 +68,7 @@ class RollingBaseline:
         "_i",
         "_last",
         "_next",
+        "_phase",
         "_ring",
         "count",
         "hi_clip",
@@ -99,6 +104,10 @@ class RollingBaseline:
         self._last = self.window - 1
         self._i = 0
         self._next = self.min_count  # count at which the next refresh runs
+        # Baselines fed on the same steps would all re-sort on the same step
+        # every `refresh` values; a per-instance phase spreads that cost out
+        # (it shortens only the interval after the first refresh).
+        self._phase = (next(_PHASES) * 7) % self.refresh
         self.count = 0
         self.median = math.nan
         self.sigma = math.nan
@@ -128,7 +137,8 @@ class RollingBaseline:
 
     def _recompute(self) -> None:
         count = self.count
-        self._next = count + self.refresh
+        self._next = count + self.refresh - self._phase
+        self._phase = 0
         s = sorted(self._ring if count >= self.window else self._ring[:count])
         n = len(s)
         # quartiles by linear interpolation, inlined: this runs every refresh
