@@ -20,4 +20,5 @@ def lightning(session: nox.Session) -> None:
     )
     session.run("pytest", "tests/lightning", "-q", "-p", "no:cacheprovider", "--durations=5", *session.posargs)
     # The docs session has no Lightning and skips these examples; run them here.
-    session.run("pytest", "tests/docs/test_snippets.py", "-k", "adapters/lightning", "-q", "-p", "no:cacheprovider")
+    session.run("pytest", "tests/docs/test_snippets.py", "-k", "adapters/lightning or getting-started", "-q",
+                "-p", "no:cacheprovider")

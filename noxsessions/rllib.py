@@ -25,3 +25,7 @@ def rllib(session: nox.Session) -> None:
         "pytest", "tests/rllib", "-q", "-p", "no:cacheprovider", "--durations=8", *session.posargs,
         env={"RAY_USAGE_STATS_ENABLED": "0"},  # Ray's usage reporting would try the network
     )
+    # The docs session has no Ray and skips these examples (skip-if-missing); run them here.
+    session.run("pytest", "tests/docs/test_snippets.py", "-q", "-p", "no:cacheprovider",
+                "-k", "python_block_runs and (adapters/rllib or getting-started)",
+                env={"RAY_USAGE_STATS_ENABLED": "0"})

@@ -143,7 +143,9 @@ class DistributedConfig:
 class RLWatchConfig:
     """Top-level rlwatch configuration (the root of rlwatch.yaml)."""
 
-    run_id: str = _opt("", "Run name; empty generates '<framework>-<date>-<time>-<pid>'.", env="RLWATCH_RUN_ID")
+    run_id: str = _opt(
+        "", "Run name; empty generates '<framework>-<date>-<time>-<6 random hex digits>'.", env="RLWATCH_RUN_ID"
+    )
     framework: str = _opt(
         "auto", "auto, manual, or an adapter name (trl, lightning, rllib, jax).", env="RLWATCH_FRAMEWORK"
     )
