@@ -16,6 +16,9 @@ from rlwatch.alerts import Alert
 from rlwatch.detectors._robust import (
     LevelWatch,
     coerce_config,
+    k_of_n_rule,
+    level_summary,
+    ratio_alert,
     validate_high_level,
 )
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
@@ -109,30 +112,9 @@ class AdvantageVarianceDetector(Detector):
         sev = self._watch.observe(x)
         if sev == 0:
             return None
-        cfg = self.cfg
-        w = self._watch
-        ref = w.reference()
-        if sev == 2:
-            severity, rule = "critical", f"{cfg.critical_k} of the last {cfg.critical_n} above {cfg.critical_ratio:g}x"
-        else:
-            severity, rule = "warning", f"{cfg.warning_k} of the last {cfg.warning_n} high"
-        return [
-            self.alert(
-                step,
-                severity,
-                f"Advantage std {x:.3g} is {x / ref:.1f}x its baseline {ref:.3g} ({rule}).",
-                {"advantage_std": x, "baseline": ref, "warning_above": w.warning_edge},
-                RECOMMENDATION,
-            )
-        ]
+        rule = k_of_n_rule(self.cfg, sev)
+        return [ratio_alert(self, step, sev, "Advantage std", "advantage_std", x, self._watch, rule, RECOMMENDATION)]
 
     def summary(self) -> dict[str, float]:
         """Baseline, log-sigma and the current thresholds."""
-        w = self._watch
-        return {
-            "baseline": w.median,
-            "log_sigma": w.sigma,
-            "warning_above": w.warning_edge,
-            "critical_above": w.critical_edge,
-            "observations": float(w.n),
-        }
+        return level_summary(self._watch)

@@ -18,6 +18,8 @@ from rlwatch.alerts import Alert
 from rlwatch.detectors._robust import (
     LevelWatch,
     coerce_config,
+    level_summary,
+    ratio_alert,
     require,
     validate_common,
     validate_k_of_n,
@@ -126,32 +128,15 @@ class GradientNormSpikeDetector(Detector):
             return None
         cfg = self.cfg
         w = self._watch
-        ref = w.reference()
-        r = x / ref
-        single = r >= (cfg.spike_critical_ratio if sev == 2 else cfg.spike_warning_ratio)
+        single = x / w.reference() >= (cfg.spike_critical_ratio if sev == 2 else cfg.spike_warning_ratio)
         rule = (
             "single spike"
             if single
             else f"{cfg.sustained_k} of the last {cfg.sustained_n} steps above "
             f"{cfg.critical_ratio if sev == 2 else cfg.warning_ratio:g}x"
         )
-        return [
-            self.alert(
-                step,
-                "critical" if sev == 2 else "warning",
-                f"Gradient norm {x:.3g} is {r:.1f}x its baseline {ref:.3g} ({rule}).",
-                {"grad_norm": x, "baseline": ref, "warning_above": w.warning_edge},
-                RECOMMENDATION,
-            )
-        ]
+        return [ratio_alert(self, step, sev, "Gradient norm", "grad_norm", x, w, rule, RECOMMENDATION)]
 
     def summary(self) -> dict[str, float]:
         """Baseline, log-sigma and the current thresholds."""
-        w = self._watch
-        return {
-            "baseline": w.median,
-            "log_sigma": w.sigma,
-            "sustained_warning_above": w.warning_edge,
-            "sustained_critical_above": w.critical_edge,
-            "observations": float(w.n),
-        }
+        return level_summary(self._watch, edge_prefix="sustained_")

@@ -21,6 +21,9 @@ from rlwatch.alerts import Alert
 from rlwatch.detectors._robust import (
     LevelWatch,
     coerce_config,
+    k_of_n_rule,
+    level_summary,
+    ratio_alert,
     require,
     validate_high_level,
 )
@@ -128,28 +131,11 @@ class KLExplosionDetector(Detector):
         return [self._alert(step, x, sev)]
 
     def _alert(self, step: int, x: float, sev: int) -> Alert:
-        cfg = self.cfg
-        w = self._watch
-        ref = w.reference()
-        if sev == 2:
-            severity, rule = "critical", f"{cfg.critical_k} of the last {cfg.critical_n} above {cfg.critical_ratio:g}x"
-        else:
-            severity, rule = "warning", f"{cfg.warning_k} of the last {cfg.warning_n} high"
-        return self.alert(
-            step,
-            severity,
-            f"KL divergence {x:.3g} is {x / ref:.1f}x its baseline {ref:.3g} ({rule}).",
-            {"kl_divergence": x, "baseline": ref, "warning_above": w.warning_edge},
-            RECOMMENDATION,
-        )
+        rule = k_of_n_rule(self.cfg, sev)
+        alert: Alert = ratio_alert(self, step, sev, "KL divergence", "kl_divergence", x, self._watch, rule,
+                                   RECOMMENDATION)
+        return alert
 
     def summary(self) -> dict[str, float]:
         """Baseline, log-sigma and the current thresholds."""
-        w = self._watch
-        return {
-            "baseline": w.median,
-            "log_sigma": w.sigma,
-            "warning_above": w.warning_edge,
-            "critical_above": w.critical_edge,
-            "observations": float(w.n),
-        }
+        return level_summary(self._watch)
