@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import pathlib
 
+import nox
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PYTHON = "3.11"
 TORCH = "torch==2.13.0"  # the CPU wheel on the machine; anything looser may pull a CUDA build
+TORCH_CONSTRAINTS = ROOT / "noxsessions" / "torch-constraints.txt"
 TEST_DEPS = ("pytest>=8", "hypothesis>=6.100")
 
 
-def core(session: object) -> str:
-    """Path of rlwatch-core, for ``session.install``."""
-    return str(ROOT / "rlwatch-core")
+def install_with_torch(session: nox.Session, *packages: str) -> None:
+    """Install `packages` into a session that needs torch, never letting a resolver pick another torch.
+
+    torch==2.13.0 (the local CPU wheel) is installed first and on its own; then
+    every other package is resolved under a constraints file that pins it, so
+    no dependency (trl, lightning, ray[rllib], jax extras...) can swap it for
+    a multi-GB CUDA build.
+    """
+    session.install(TORCH)
+    session.install("-c", str(TORCH_CONSTRAINTS), *packages)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import nox
 
-from noxsessions._common import PYTHON, ROOT, TEST_DEPS, TORCH
+from noxsessions._common import PYTHON, ROOT, TEST_DEPS, install_with_torch
 
 PLUGIN_FIXTURES = ROOT / "tests" / "fixtures" / "plugins"
 
@@ -16,9 +16,8 @@ PLUGIN_FIXTURES = ROOT / "tests" / "fixtures" / "plugins"
 @nox.session(python=PYTHON)
 def reliability(session: nox.Session) -> None:
     """Run the reliability scenarios (torch and jax values included in the hostile inputs)."""
-    session.install(TORCH)
-    session.install("jax[cpu]", TORCH)  # repeat the torch pin so no resolver step can swap it
-    session.install(str(ROOT / "rlwatch-core"), str(ROOT / "rlwatch-notify"), *TEST_DEPS,
-                    str(PLUGIN_FIXTURES / "rlwatch-testplugin"), str(PLUGIN_FIXTURES / "rlwatch-brokenplugin"))
+    # torch and jax values are among the hostile inputs; torch stays the CPU build.
+    install_with_torch(session, "jax[cpu]", str(ROOT / "rlwatch-core"), str(ROOT / "rlwatch-notify"), *TEST_DEPS,
+                       str(PLUGIN_FIXTURES / "rlwatch-testplugin"), str(PLUGIN_FIXTURES / "rlwatch-brokenplugin"))
     session.run("pytest", "tests/reliability", "-p", "no:cacheprovider", "-q", "-rs", *session.posargs,
                 env={"RLWATCH_TEST_PLUGINS_INSTALLED": "1", "JAX_PLATFORMS": "cpu"})

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import nox
 
-from noxsessions._common import PYTHON, ROOT, TEST_DEPS, TORCH
+from noxsessions._common import PYTHON, ROOT, TEST_DEPS, install_with_torch
 
 
 @nox.session(python=PYTHON)
 def rllib(session: nox.Session) -> None:
     """rlwatch-rllib tests: healthy and huge-lr PPO runs, multi-agent, old API stack, wiring."""
-    # torch first and on its own: ray[rllib] needs torch but does not pin it, and any
-    # resolve that is free to choose takes a multi-GB CUDA build.
-    session.install(TORCH)
-    session.install(
-        TORCH,
+    # ray[rllib] needs torch but does not pin it, and any resolve that is free to
+    # choose takes a multi-GB CUDA build: pin it first and constrain the rest.
+    install_with_torch(
+        session,
         "ray[rllib]>=2.40,<3",
         "gymnasium",
         str(ROOT / "rlwatch-core"),

@@ -12,7 +12,7 @@ import pathlib
 
 import nox
 
-from noxsessions._common import PYTHON, ROOT, TEST_DEPS, TORCH
+from noxsessions._common import PYTHON, ROOT, TEST_DEPS, install_with_torch
 
 
 @nox.session(python=PYTHON)
@@ -27,8 +27,8 @@ def trl(session: nox.Session) -> None:
     session.run("python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist),
                 str(ROOT / "rlwatch-core"), str(ROOT / "rlwatch-trl"))
     wheels = sorted(str(p) for p in dist.glob("rlwatch_*.whl"))
-    # One resolve with torch pinned: trl/accelerate alone would accept any torch.
-    session.install(TORCH, *wheels, "transformers>=5,<6", "trl>=1,<2", *TEST_DEPS)
+    # trl/accelerate alone would accept any torch: pin it first and constrain the rest.
+    install_with_torch(session, *wheels, "transformers>=5,<6", "trl>=1,<2", *TEST_DEPS)
     # A reused venv (nox -r) holds the same version numbers: make sure these builds are the ones installed.
     session.install("--force-reinstall", "--no-deps", *wheels)
     session.run("pytest", "tests/trl", "-q", "-p", "no:cacheprovider", "--durations=8", *session.posargs,
