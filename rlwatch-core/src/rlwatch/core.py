@@ -117,14 +117,14 @@ class RLWatch:
         if cfg.disable:
             logger.info("rlwatch is disabled (RLWATCH_DISABLE / disable: true); nothing is recorded")
             return
-        # `import rlwatch` defers numpy, but some detectors need it the first
-        # time a statistic runs; loading it here, in the user's setup call,
-        # keeps that one-time ~70 ms off the training loop.
-        import numpy  # noqa: F401
         self.rank, self.world_size = resolve_rank(cfg.distributed.rank, cfg.distributed.world_size)
         if self.rank != 0 and not cfg.distributed.all_ranks:
             logger.debug("rlwatch: rank %d of %d does not record (only rank 0 does)", self.rank, self.world_size)
             return
+        # `import rlwatch` defers numpy, but some detectors need it the first
+        # time a statistic runs; loading it here, in the user's setup call,
+        # keeps that one-time ~70 ms off the training loop.
+        import numpy  # noqa: F401
         if not self.run_id:
             self.run_id = _generate_run_id(self.framework)
         if cfg.distributed.all_ranks and self.world_size > 1:
@@ -261,10 +261,9 @@ class RLWatch:
             report("RLWatch.log_step", exc)
             return []
 
-    def _ingest(self, step: Any, raw: Mapping[str, Any], wall_time: float) -> list[Alert]:
-        if os.getpid() != self._pid:  # a forked child must not write into the parent's run
-            self.active = False
-            return []
+    def _ingest(self, step: Any, raw: Mapping[str, Any], wall_time: float, detect: bool = True) -> list[Alert]:
+        # A forked child never gets here: the at-fork hook deactivates every
+        # monitor in the child (see _after_fork_in_child).
         st = step if type(step) is int and 0 <= step < 9_223_372_036_854_775_807 else self._fix_step(step)
         if st is None:
             return []
@@ -299,7 +298,7 @@ class RLWatch:
         if arrays:
             self._derive_from_arrays(values, arrays)
         alerts: list[Alert] | None = None
-        for det in self._detectors:
+        for det in self._detectors if detect else ():
             try:
                 found = det.update(st, values, arrays)
             except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
@@ -416,25 +415,19 @@ class RLWatch:
             return 0
         n = 0
         try:
-            detectors = self._detectors
-            if not detect:
-                self._detectors = []
-            try:
-                for row in rows:
-                    if not isinstance(row, Mapping):
-                        self._skip("<row>", row)
-                        continue
-                    try:
-                        metrics = dict(row)
-                        step = metrics.pop("step", None)
-                        wall = metrics.pop("wall_time", None)
-                        wall_f = to_float(wall) if wall is not None else UNUSABLE
-                        self._ingest(step, metrics, wall_f if isinstance(wall_f, float) else time.time())
-                        n += 1
-                    except Exception as exc:  # noqa: BLE001 - one bad row is skipped
-                        report("RLWatch.log_metrics.row", exc)
-            finally:
-                self._detectors = detectors
+            for row in rows:
+                if not isinstance(row, Mapping):
+                    self._skip("<row>", row)
+                    continue
+                try:
+                    metrics = dict(row)
+                    step = metrics.pop("step", None)
+                    wall = metrics.pop("wall_time", None)
+                    wall_f = to_float(wall) if wall is not None else UNUSABLE
+                    self._ingest(step, metrics, wall_f if isinstance(wall_f, float) else time.time(), detect)
+                    n += 1
+                except Exception as exc:  # noqa: BLE001 - one bad row is skipped
+                    report("RLWatch.log_metrics.row", exc)
         except Exception as exc:  # noqa: BLE001 - e.g. an iterator that raises
             report("RLWatch.log_metrics", exc)
         return n
