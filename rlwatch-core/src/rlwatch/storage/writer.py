@@ -81,6 +81,7 @@ class StoreWriter:
         self._max_variables = 999  # SQLite's historic minimum; read from the connection when it opens
         self._touched: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
+        self.too_many_metrics: dict[str, int] = {}  # values not stored because the metric table is full
         self.skipped_providers: dict[str, Callable[[], dict[str, int]]] = {}
         self.state_providers: dict[str, Callable[[], dict[str, dict[str, float]]]] = {}
         self._error_logged: str | None = None
@@ -273,7 +274,7 @@ class StoreWriter:
     ) -> None:
         for (run_id, names, has_nan), rows in groups.items():
             run_pk = self._run_pk(conn, run_id)
-            cols = self._columns_for(conn, names, run_id)
+            cols = self._columns_for(conn, names)
             if cols is None:  # the metric table is full: store the columns that fit, count the rest
                 cols, rows = self._fit_rows(conn, names, rows, run_id, has_nan)
             if (run_pk, names) not in self._known_sets:
@@ -313,14 +314,11 @@ class StoreWriter:
                 self.path, message, self.flush_interval, self.queue_max_rows,
             )
             self._error_logged = message
-        # Open requests fail now rather than wait: start() must not hang on a bad disk.
-        keep: list[tuple[Any, ...]] = []
+        # Open requests answer now (None) rather than wait: start() must not hang on a bad disk.
+        # They stay queued, so the run row is still written once the fault clears.
         for item in items:
             if item[0] == _OPEN_RUN:
                 item[2].done.set()
-                keep.append(item)
-            else:
-                keep.append(item)
         # Keep at most queue_max_rows step rows for the retry; drop the oldest (counted).
         total = sum(len(rows) for rows in groups.values())
         overflow = total - self.queue_max_rows
@@ -332,21 +330,16 @@ class StoreWriter:
             self.dropped[run_id] = self.dropped.get(run_id, 0) + cut
             overflow -= cut
         self._retry_groups = {k: v for k, v in groups.items() if v}
-        self._retry = keep + self._retry
+        self._retry = items + self._retry
 
     def _run_pk(self, conn: sqlite3.Connection, run_id: str) -> int:
         pk = self._run_pks.get(run_id)
         if pk is None:
-            row = self._run_rows.get(run_id)
-            if row is not None:  # e.g. the file was deleted under us: recreate the run as it was opened
-                conn.execute(
-                    f"INSERT OR IGNORE INTO runs({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
-                    tuple(row.values()),
-                )
-            conn.execute(
-                "INSERT OR IGNORE INTO runs(run_id, status, started_at, updated_at) VALUES (?, 'running', ?, ?)",
-                (run_id, time.time(), time.time()),
-            )
+            # Known from open_run (e.g. the file was deleted under us): recreate the run as it was opened.
+            now = time.time()
+            row = self._run_rows.get(run_id) or {"run_id": run_id, "status": "running", "started_at": now,
+                                                  "updated_at": now}
+            _insert_run(conn, row, ignore=True)
             pk = conn.execute("SELECT run_pk FROM runs WHERE run_id=?", (run_id,)).fetchone()[0]
             self._run_pks[run_id] = pk
         return pk
@@ -357,18 +350,19 @@ class StoreWriter:
             kind = item[0]
             if kind == _ALERT:
                 _, run_id, alert, status, reason = item
+                run_pk = self._run_pk(conn, run_id)
                 conn.execute(
                     "INSERT OR REPLACE INTO alerts(run_pk, alert_id, detector, severity, step, message, "
                     "recommendation, metric_values_json, created_at, status, reason) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        self._run_pk(conn, run_id), alert.alert_id, alert.detector, alert.severity,
+                        run_pk, alert.alert_id, alert.detector, alert.severity,
                         alert.step, alert.message, alert.recommendation,
                         json.dumps(alert.metric_values, default=str, allow_nan=True),
                         alert.timestamp, status, reason,
                     ),
                 )
-                self._touched.setdefault(run_id, self._run_pk(conn, run_id))
+                self._touched.setdefault(run_id, run_pk)
             elif kind == _DELIVERY:
                 _, run_id, alert_id, channel, status, attempts, detail, ts = item
                 conn.execute(
@@ -392,7 +386,7 @@ class StoreWriter:
         )
         self._known_sets.add((run_pk, names))
 
-    def _columns_for(self, conn: sqlite3.Connection, names: tuple[str, ...], run_id: str) -> tuple[str, ...] | None:
+    def _columns_for(self, conn: sqlite3.Connection, names: tuple[str, ...]) -> tuple[str, ...] | None:
         cols = []
         for name in names:
             col = column_for(conn, name, self._columns)
@@ -418,8 +412,7 @@ class StoreWriter:
                 keep.append(i)
                 cols.append(col)
         missing = len(names) - len(keep)
-        key = f"{run_id}\x00too_many_metrics"
-        self.dropped[key] = self.dropped.get(key, 0) + missing * len(rows)
+        self.too_many_metrics[run_id] = self.too_many_metrics.get(run_id, 0) + missing * len(rows)
         tail = (-1,) if has_nan else ()
         fitted = [(r[0], r[1], *(r[2 + i] for i in keep), *(r[t] for t in tail)) for r in rows]
         return tuple(cols), fitted
@@ -430,12 +423,9 @@ class StoreWriter:
             "SELECT run_pk, last_step FROM runs WHERE run_id=?", (row["run_id"],)
         ).fetchone()
         if existing is None:
-            cols = ", ".join(row)
-            conn.execute(
-                f"INSERT INTO runs({cols}) VALUES ({', '.join('?' for _ in row)})", tuple(row.values())
-            )
-            pk = conn.execute("SELECT run_pk FROM runs WHERE run_id=?", (row["run_id"],)).fetchone()[0]
-            self._run_pks[row["run_id"]] = pk
+            new_pk = _insert_run(conn, row, ignore=False)
+            assert new_pk is not None  # a plain INSERT inserts or raises
+            self._run_pks[row["run_id"]] = new_pk
             return ResumeInfo(existed=False, last_step=None, max_alert_id=0)
         pk, last_step = existing
         self._run_pks[row["run_id"]] = pk
@@ -457,7 +447,7 @@ class StoreWriter:
                     skipped = provider()
                 except Exception:  # noqa: BLE001 - counters are best effort
                     skipped = {}
-            too_many = self.dropped.get(f"{run_id}\x00too_many_metrics", 0)
+            too_many = self.too_many_metrics.get(run_id, 0)
             if too_many:
                 skipped = {**skipped, "<metric table full>": too_many}
             # MAX over the primary-key prefix is an index lookup, not a scan.
@@ -475,6 +465,15 @@ class StoreWriter:
                 (now, run_pk, self.dropped.get(run_id, 0), json.dumps(skipped), state, run_pk),
             )
         self._touched = {}
+
+
+def _insert_run(conn: sqlite3.Connection, row: dict[str, Any], ignore: bool) -> int | None:
+    """Insert a runs row from a column -> value dict; returns its run_pk (None if ignored)."""
+    cur = conn.execute(
+        f"INSERT {'OR IGNORE ' if ignore else ''}INTO runs({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+        tuple(row.values()),
+    )
+    return cur.lastrowid if cur.rowcount == 1 else None
 
 
 _MAX_ROWS_PER_STATEMENT = 256
