@@ -74,11 +74,7 @@ def build_config(
     extra = plugin_sections()
     _apply_env(data, env, extra)
     for key, value in overrides.items():
-        dotted = _SHORTHANDS.get(key, key)
-        if isinstance(value, Mapping) and "." not in dotted:
-            _deep_merge(data.setdefault(dotted, {}), value, dotted)
-        else:
-            _set_path(data, dotted, value)
+        _set_path(data, _SHORTHANDS.get(key, key), value)
 
     plugin_data: dict[str, Any] = {p: _pop_path(data, p) for p in extra}
     cfg: RLWatchConfig = _build(RLWatchConfig, data, "", extra)
@@ -123,8 +119,12 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"{dotted}: {part!r} is not a section")
         node = child
-    if isinstance(value, Mapping) and isinstance(node.get(parts[-1]), dict):
-        _deep_merge(node[parts[-1]], value, dotted)
+    if isinstance(value, Mapping):
+        # merged into what the file/environment set, as a dict of our own
+        target = node.get(parts[-1])
+        if not isinstance(target, dict):
+            target = node[parts[-1]] = {}
+        _deep_merge(target, value, dotted)
     else:
         node[parts[-1]] = value
 
