@@ -74,6 +74,13 @@ class AlertRow:
         return dict(self.__dict__)
 
 
+_SELECT_RUNS = (
+    "SELECT run_pk, run_id, status, started_at, updated_at, ended_at, framework, host, pid, rank, world_size, "
+    "rlwatch_version, config_json, last_step, dropped_rows, skipped_json, detector_state_json FROM runs"
+)
+"""Columns of the runs table in the order `StoreReader._run_info` reads them."""
+
+
 class StoreReader:
     """Read API over one rlwatch database file."""
 
@@ -111,9 +118,7 @@ class StoreReader:
     def runs(self) -> list[RunInfo]:
         """Every run, newest first."""
         rows = self._conn.execute(
-            "SELECT run_pk, run_id, status, started_at, updated_at, ended_at, framework, host, pid, rank, "
-            "world_size, rlwatch_version, config_json, last_step, dropped_rows, skipped_json, detector_state_json "
-            "FROM runs ORDER BY COALESCE(started_at, 0) DESC, run_pk DESC"
+            f"{_SELECT_RUNS} ORDER BY COALESCE(started_at, 0) DESC, run_pk DESC"
         ).fetchall()
         counts: dict[int, dict[str, int]] = {}
         for pk, sev, n in self._conn.execute(
@@ -125,12 +130,7 @@ class StoreReader:
 
     def run(self, run_id: str) -> RunInfo | None:
         """One run by id, or None."""
-        row = self._conn.execute(
-            "SELECT run_pk, run_id, status, started_at, updated_at, ended_at, framework, host, pid, rank, "
-            "world_size, rlwatch_version, config_json, last_step, dropped_rows, skipped_json, detector_state_json "
-            "FROM runs WHERE run_id=?",
-            (run_id,),
-        ).fetchone()
+        row = self._conn.execute(f"{_SELECT_RUNS} WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             return None
         counts = dict(
