@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
-import math
 import sys
 import time
 from typing import Any
@@ -52,12 +50,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # JSON has no NaN/Infinity tokens
-    return value
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every row of a run."""
     reader = open_reader(args)
@@ -68,17 +60,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         if run_id is None:
             print(f"rlwatch: no run {args.run!r} in {reader.path}" if args.run else "rlwatch: no runs", file=sys.stderr)
             return EXIT_NO_DATA
-        names = reader.metric_names(run_id)
+        # The dashboard's exporter: one implementation of the file formats
+        # (formula-safe CSV headers, non-finite values spelled out in JSON).
+        from rlwatch.dashboard.export import export_chunks
+
         with contextlib.ExitStack() as stack:
             out = (
                 stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
             )
-            if args.format == "csv":
-                writer = csv.writer(out)
-                writer.writerow(["step", "wall_time", *names])
-                for row in reader.iter_rows(run_id):
-                    writer.writerow([row["step"], row["wall_time"], *("" if row[n] is None else row[n] for n in names)])
-            else:
-                for row in reader.iter_rows(run_id):
-                    print(json.dumps({k: _clean(v) for k, v in row.items()}, allow_nan=False), file=out)
+            for chunk in export_chunks(reader, run_id, args.format):
+                out.write(chunk)
     return EXIT_OK
