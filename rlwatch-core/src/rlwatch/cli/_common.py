@@ -11,6 +11,20 @@ EXIT_OK = 0
 EXIT_CRITICAL = 1
 EXIT_USAGE = 2
 EXIT_NO_DATA = 3
+EXIT_MISSING_EXTRA = 4
+"""The optional ``dashboard`` extra (plotly) is not installed."""
+
+
+def dashboard_extra_missing(command: str) -> bool:
+    """True, after printing exactly what to install, when the ``dashboard`` extra is missing."""
+    from rlwatch.dashboard.assets import MissingExtra, plotly_js_path
+
+    try:
+        plotly_js_path()
+    except MissingExtra as exc:
+        print(f"rlwatch {command}: {exc}", file=sys.stderr)
+        return True
+    return False
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:

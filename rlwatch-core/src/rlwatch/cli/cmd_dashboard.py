@@ -6,10 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from rlwatch.cli._common import EXIT_NO_DATA, EXIT_OK, EXIT_USAGE, add_db_option, resolve_db
-
-EXIT_MISSING_EXTRA = 4
-"""Exit code when the optional ``dashboard`` extra is not installed."""
+from rlwatch.cli._common import (
+    EXIT_MISSING_EXTRA,
+    EXIT_NO_DATA,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_db_option,
+    dashboard_extra_missing,
+    resolve_db,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -32,14 +37,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve until Ctrl+C; returns the exit code."""
-    from rlwatch.dashboard.assets import MissingExtra, plotly_js_path
     from rlwatch.dashboard.server import is_loopback, serve
     from rlwatch.storage import StoreError, StoreReader
 
-    try:
-        plotly_js_path()
-    except MissingExtra as exc:
-        print(f"rlwatch dashboard: {exc}", file=sys.stderr)
+    if dashboard_extra_missing("dashboard"):
         return EXIT_MISSING_EXTRA
     db = resolve_db(args)
     try:

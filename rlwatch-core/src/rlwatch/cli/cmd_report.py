@@ -6,10 +6,16 @@ import argparse
 import sys
 from typing import Any
 
-from rlwatch.cli._common import EXIT_NO_DATA, EXIT_OK, EXIT_USAGE, add_db_option, open_reader, pick_run
-
-EXIT_MISSING_EXTRA = 4
-"""Exit code when the optional ``dashboard`` extra is not installed."""
+from rlwatch.cli._common import (
+    EXIT_MISSING_EXTRA,
+    EXIT_NO_DATA,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_db_option,
+    dashboard_extra_missing,
+    open_reader,
+    pick_run,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -30,13 +36,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report; returns the exit code."""
-    from rlwatch.dashboard.assets import MissingExtra, plotly_js_path
     from rlwatch.report import default_filename, write_report
 
-    try:
-        plotly_js_path()
-    except MissingExtra as exc:
-        print(f"rlwatch report: {exc}", file=sys.stderr)
+    if dashboard_extra_missing("report"):
         return EXIT_MISSING_EXTRA
     reader = open_reader(args)
     if reader is None:
