@@ -10,36 +10,22 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from tiny_setup import make_tokenizer, preference_dataset, save_tiny_model
-from transformers import AutoModelForCausalLM
+from tiny_setup import load_tiny_model, make_tokenizer, preference_dataset, tiny_run_args, train_printing_callbacks
 from trl import DPOConfig, DPOTrainer
 
 
 def main() -> None:
     out = os.environ.get("TINY_OUT", "out")
     tokenizer = make_tokenizer()
-    model = AutoModelForCausalLM.from_pretrained(save_tiny_model(os.path.join(out, "tiny-model")))
-    args = DPOConfig(
-        output_dir=out,
-        learning_rate=float(os.environ.get("TINY_LR", "1e-4")),
-        max_steps=int(os.environ.get("TINY_STEPS", "4")),
-        per_device_train_batch_size=4,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        seed=0,
-        disable_tqdm=True,
-    )
+    model = load_tiny_model(out)
+    args = DPOConfig(**tiny_run_args(out, "1e-4", "4", batch_size=4), report_to="none")
     trainer = DPOTrainer(
         model=model,
         args=args,
         train_dataset=preference_dataset(),
         processing_class=tokenizer,
     )
-    names = [type(cb).__name__ for cb in trainer.callback_handler.callbacks]
-    print("CALLBACKS", ",".join(names), flush=True)
-    trainer.train()
+    train_printing_callbacks(trainer)
 
 
 if __name__ == "__main__":

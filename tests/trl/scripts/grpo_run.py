@@ -18,8 +18,15 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch
-from tiny_setup import make_tokenizer, prompt_dataset, reward_count_a, save_tiny_model
-from transformers import AutoModelForCausalLM, TrainerCallback
+from tiny_setup import (
+    load_tiny_model,
+    make_tokenizer,
+    prompt_dataset,
+    reward_count_a,
+    tiny_run_args,
+    train_printing_callbacks,
+)
+from transformers import TrainerCallback
 
 
 class NaNAfterStep(TrainerCallback):
@@ -57,30 +64,20 @@ class LearningRateJump(TrainerCallback):
 
 def main() -> None:
     kind = os.environ.get("TINY_TRAINER", "grpo")
-    lr = float(os.environ.get("TINY_LR", "1e-5"))
-    steps = int(os.environ.get("TINY_STEPS", "6"))
     beta = float(os.environ.get("TINY_BETA", "0.04"))
     nan_at = int(os.environ.get("TINY_NAN_AT", "0"))
     jump_at = int(os.environ.get("TINY_LR_JUMP_AT", "0"))
     out = os.environ.get("TINY_OUT", "out")
     tokenizer = make_tokenizer()
-    model = AutoModelForCausalLM.from_pretrained(save_tiny_model(os.path.join(out, "tiny-model")))
+    model = load_tiny_model(out)
     common = dict(
-        output_dir=out,
-        learning_rate=lr,
-        max_steps=steps,
-        per_device_train_batch_size=8,
+        **tiny_run_args(out, "1e-5", "6", batch_size=8),
         num_generations=4,
         max_completion_length=int(os.environ.get("TINY_MAX_COMPLETION", "16")),
-        logging_steps=1,
-        save_strategy="no",
         report_to=os.environ.get("TINY_REPORT_TO", "none"),
-        use_cpu=True,
         max_grad_norm=float(os.environ.get("TINY_MAX_GRAD_NORM", "1.0")),
         lr_scheduler_type=os.environ.get("TINY_SCHEDULER", "linear"),
         beta=beta,
-        seed=0,
-        disable_tqdm=True,
         # Tiny model on a CPU: full precision, no activation checkpointing.
         bf16=False,
         activation_checkpointing=False,
@@ -116,9 +113,7 @@ def main() -> None:
             processing_class=tokenizer,
             callbacks=callbacks or None,
         )
-    names = [type(cb).__name__ for cb in trainer.callback_handler.callbacks]
-    print("CALLBACKS", ",".join(names), flush=True)
-    trainer.train()
+    train_printing_callbacks(trainer)
 
 
 if __name__ == "__main__":

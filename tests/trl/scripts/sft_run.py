@@ -11,34 +11,19 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from datasets import Dataset
-from tiny_setup import WORDS, make_tokenizer, save_tiny_model
-from transformers import AutoModelForCausalLM
+from tiny_setup import WORDS, load_tiny_model, make_tokenizer, tiny_run_args, train_printing_callbacks
 from trl import SFTConfig, SFTTrainer
 
 
 def main() -> None:
     out = os.environ.get("TINY_OUT", "out")
     tokenizer = make_tokenizer()
-    model = AutoModelForCausalLM.from_pretrained(save_tiny_model(os.path.join(out, "tiny-model")))
+    model = load_tiny_model(out)
     texts = [" ".join(WORDS[(i + j) % len(WORDS)] for j in range(6)) for i in range(32)]
-    args = SFTConfig(
-        output_dir=out,
-        learning_rate=float(os.environ.get("TINY_LR", "1e-3")),
-        max_steps=int(os.environ.get("TINY_STEPS", "4")),
-        per_device_train_batch_size=4,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        seed=0,
-        disable_tqdm=True,
-        bf16=False,
-    )
+    args = SFTConfig(**tiny_run_args(out, "1e-3", "4", batch_size=4), report_to="none", bf16=False)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
                          processing_class=tokenizer)
-    names = [type(cb).__name__ for cb in trainer.callback_handler.callbacks]
-    print("CALLBACKS", ",".join(names), flush=True)
-    trainer.train()
+    train_printing_callbacks(trainer)
 
 
 if __name__ == "__main__":

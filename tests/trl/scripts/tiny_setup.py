@@ -9,6 +9,7 @@ user training scripts.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -16,7 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 from datasets import Dataset
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 # A model this small runs fastest on one thread, and CI has only two cores.
 torch.set_num_threads(1)
@@ -62,6 +63,34 @@ def save_tiny_model(path: str, seed: int = 0) -> str:
     make_model(seed).save_pretrained(path)
     make_tokenizer().save_pretrained(path)
     return path
+
+
+def load_tiny_model(out: str) -> GPT2LMHeadModel:
+    """Save the tiny model under `out` and load it back, as a user loads a checkpoint."""
+    model: GPT2LMHeadModel = AutoModelForCausalLM.from_pretrained(save_tiny_model(os.path.join(out, "tiny-model")))
+    return model
+
+
+def tiny_run_args(out: str, default_lr: str, default_steps: str, batch_size: int) -> dict[str, Any]:
+    """Training arguments every tiny script shares (TINY_LR / TINY_STEPS override the defaults)."""
+    return {
+        "output_dir": out,
+        "learning_rate": float(os.environ.get("TINY_LR", default_lr)),
+        "max_steps": int(os.environ.get("TINY_STEPS", default_steps)),
+        "per_device_train_batch_size": batch_size,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "use_cpu": True,
+        "seed": 0,
+        "disable_tqdm": True,
+    }
+
+
+def train_printing_callbacks(trainer: Any) -> None:
+    """Print the trainer's callbacks (the tests count rlwatch's) and train."""
+    names = [type(cb).__name__ for cb in trainer.callback_handler.callbacks]
+    print("CALLBACKS", ",".join(names), flush=True)
+    trainer.train()
 
 
 def prompt_dataset(n: int = 32) -> Dataset:
