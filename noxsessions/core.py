@@ -14,7 +14,7 @@ def core(session: nox.Session) -> None:
     """rlwatch-core tests, with the test plugin distributions installed."""
     session.install(str(ROOT / "rlwatch-core"), *TEST_DEPS)
     session.install(str(PLUGIN_FIXTURES / "rlwatch-testplugin"), str(PLUGIN_FIXTURES / "rlwatch-brokenplugin"))
-    session.run("pytest", "tests/core", "-q", "-p", "no:cacheprovider", *session.posargs,
+    session.run("pytest", "tests/core", "tests/architecture", "-q", "-p", "no:cacheprovider", *session.posargs,
                 env={"RLWATCH_TEST_PLUGINS_INSTALLED": "1"})
 
 

@@ -3,7 +3,7 @@
 Pages written:
 
 - ``docs/configuration.md``: every option of the configuration dataclasses
-  (`rlwatch._config_loader.iter_options`), with type, default, environment
+  (`rlwatch.config.reference.iter_options`), with type, default, environment
   variable and help, including the sections rlwatch-notify adds.
 - ``docs/cli.md``: every command and option of ``rlwatch`` from the argparse
   parser (`rlwatch.cli.main.build_parser`), plugin commands included.
@@ -99,9 +99,9 @@ def _anchor(text: str) -> str:
 def configuration_page() -> str:
     """The text of docs/configuration.md."""
     from rlwatch import plugins
-    from rlwatch._config_loader import iter_options, plugin_sections
+    from rlwatch.config.reference import iter_options
 
-    extra = plugin_sections()
+    extra = plugins.section_classes()
     detector_ids = [cls.id for cls in plugins.detector_classes()]
     provider = _section_providers(extra)
     options = list(iter_options())

@@ -48,7 +48,7 @@ def _isolated_monitors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     yield
-    from rlwatch.core import _reset_for_tests
+    from rlwatch.api import _reset_for_tests
 
     _reset_for_tests()
 

@@ -125,8 +125,9 @@ def test_nan_fires_loss_nan_critical_and_is_stored(log_dir: Path, db_path: Path)
         stored = r.alerts("nan")
         assert stored[0].detector == "loss_nan" and stored[0].status == "sent"
     conn = sqlite3.connect(db_path)
-    types = {t for (t,) in conn.execute("SELECT DISTINCT typeof(m1) FROM metrics")}
-    assert types <= {"real", "null"}
+    for slot in range(32):
+        types = {t for (t,) in conn.execute(f"SELECT DISTINCT typeof(v{slot}) FROM metric_rows")}
+        assert types <= {"real", "null"}
 
 
 def test_calls_after_stop_are_harmless(log_dir: Path) -> None:

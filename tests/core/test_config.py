@@ -53,7 +53,7 @@ def test_env_parsing_and_empty_values() -> None:
         ({"storage": {"flush_interval_seconds": "fast"}},
          r"storage\.flush_interval_seconds: 'fast' \(str\) is not a number"),
         ({"alerts": {"console": {"min_severity": "loud"}}},
-         r"min_severity: 'loud' is not valid; choose one of warning, critical"),
+         r"min_severity: 'loud' is not valid; choose one of info, warning, critical"),
         ({"log_every_n_steps": 0}, r"log_every_n_steps: 0 must be >= 1"),
         ({"disable": "no"}, r"disable: 'no' \(str\) is not a boolean"),
         ({"alerts": {"slak": {}}}, r"alerts\.slak"),
@@ -97,7 +97,7 @@ def test_starter_yaml_covers_every_option_and_loads(tmp_path: Path) -> None:
 def test_to_dict_redacts_secret_looking_fields() -> None:
     from dataclasses import dataclass, field
 
-    from rlwatch._config_loader import section_to_dict
+    from rlwatch.config.describe import section_to_dict
 
     @dataclass
     class Section:

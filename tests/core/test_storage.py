@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import rlwatch
 from rlwatch.storage import SCHEMA_VERSION, StoreReader
-from rlwatch.storage.schema import ensure_schema
+from rlwatch.storage.migrations import ensure_schema
 
 LEGACY_DDL = """
 CREATE TABLE runs (run_id TEXT PRIMARY KEY, framework TEXT, started_at REAL, config_json TEXT);
@@ -44,7 +44,9 @@ def test_fresh_file_has_wal_and_version(log_dir: Path, db_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"runs", "metrics", "alerts", "deliveries", "metric_columns", "run_metrics"} <= tables
+    assert {"runs", "metric_rows", "alerts", "deliveries", "run_metrics", "changes"} <= tables
+    views = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='view'")}
+    assert "metric_points" in views
 
 
 def test_migrates_an_rlwatch_05_file_keeping_its_data(db_path: Path, log_dir: Path) -> None:
@@ -76,14 +78,14 @@ def test_migrates_an_rlwatch_05_file_keeping_its_data(db_path: Path, log_dir: Pa
 
 @pytest.mark.parametrize("version", list(range(1, SCHEMA_VERSION)))
 def test_migrates_every_older_version(tmp_path: Path, version: int) -> None:
-    from rlwatch.storage.schema import MIGRATIONS
+    from rlwatch.storage.migrations import SCRIPTS
 
     log_dir = tmp_path / f"v{version}"
     log_dir.mkdir()
     db_path = log_dir / "metrics.db"
     conn = sqlite3.connect(db_path)
     for v in range(1, version + 1):
-        conn.executescript(MIGRATIONS[v])
+        conn.executescript(SCRIPTS[v])
     conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("INSERT INTO runs(run_id, status) VALUES ('old', 'finished')")
     conn.commit()
@@ -185,8 +187,16 @@ raise RuntimeError("training blew up")
         assert [a.detector for a in r.alerts("crash")] == ["loss_nan"]
 
 
-@pytest.mark.parametrize("how", ["sys.exit(0)", "os.kill(os.getpid(), signal.SIGTERM)"])
-def test_exit_paths_flush(log_dir: Path, db_path: Path, how: str) -> None:
+@pytest.mark.parametrize(("how", "status", "reason"), [
+    ("sys.exit(0)", "finished", None),
+    ("sys.exit(3)", "failed", "exit code 3"),
+    ("sys.exit('bad config')", "failed", "exit code 1 (sys.exit with a message)"),
+    ("os.kill(os.getpid(), signal.SIGTERM)", "interrupted", "SIGTERM"),
+    ("raise KeyboardInterrupt", "interrupted", "KeyboardInterrupt"),
+])
+def test_exit_paths_flush_and_record_how_the_run_ended(
+    log_dir: Path, db_path: Path, how: str, status: str, reason: str | None
+) -> None:
     out = run_py(f"""
 import os, signal, sys, rlwatch
 m = rlwatch.attach(log_dir=sys.argv[1], run_id="exit", flush_interval_seconds=30)
@@ -194,11 +204,53 @@ for i in range(100):
     m.log_step(i, loss=1.0)
 {how}
 """, str(log_dir))
-    assert out.returncode in (0, -signal.SIGTERM), out.stderr
+    assert out.returncode in (0, 1, 3, -signal.SIGTERM, -signal.SIGINT), out.stderr
     with StoreReader(str(db_path)) as r:
         run = r.run("exit")
         assert run is not None and run.n_steps == 100
-        assert run.status == ("finished" if "exit" in how else "crashed")
+        assert (run.status, run.end_reason) == (status, reason)
+
+
+def test_a_framework_sigterm_handler_is_chained_and_the_run_is_interrupted(log_dir: Path, db_path: Path) -> None:
+    out = run_py("""
+import os, signal, sys, rlwatch
+def graceful(signum, frame):
+    print("framework saw SIGTERM", flush=True)
+    sys.exit(0)  # a framework's graceful shutdown
+signal.signal(signal.SIGTERM, graceful)
+m = rlwatch.attach(log_dir=sys.argv[1], run_id="exit", flush_interval_seconds=30)
+for i in range(10):
+    m.log_step(i, loss=1.0)
+os.kill(os.getpid(), signal.SIGTERM)
+""", str(log_dir))
+    assert out.returncode == 0 and "framework saw SIGTERM" in out.stdout, out.stderr
+    with StoreReader(str(db_path)) as r:
+        run = r.run("exit")
+        assert run is not None and (run.status, run.end_reason) == ("interrupted", "SIGTERM")
+
+
+def test_a_process_that_vanishes_stays_running_then_shows_as_lost(log_dir: Path, db_path: Path) -> None:
+    out = run_py("""
+import os, sys, rlwatch
+m = rlwatch.attach(log_dir=sys.argv[1], run_id="gone", flush_interval_seconds=0.05)
+for i in range(10):
+    m.log_step(i, loss=1.0)
+m.flush()
+os._exit(0)
+""", str(log_dir))
+    assert out.returncode == 0, out.stderr
+    with StoreReader(str(db_path)) as r:
+        run = r.run("gone")
+        assert run is not None and run.status == "running" and run.display_status == "running"
+    from rlwatch.storage.records import LOST_AFTER_SECONDS
+
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE runs SET updated_at = updated_at - ?", (LOST_AFTER_SECONDS + 1,))
+    conn.commit()
+    conn.close()
+    with StoreReader(str(db_path)) as r:
+        run = r.run("gone")
+        assert run is not None and run.status == "running" and run.display_status == "lost"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
@@ -256,17 +308,27 @@ def test_lock_held_by_another_process_delays_but_loses_nothing(log_dir: Path, db
         assert r.run("locked").n_steps == 500  # type: ignore[union-attr]
 
 
-def test_queue_overflow_is_counted_on_the_run(log_dir: Path, db_path: Path) -> None:
+def test_rows_that_cannot_be_buffered_are_counted_and_announced(
+    log_dir: Path, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds the write lock; a tiny buffer overflows: every row is stored or counted."""
     m = rlwatch.attach(log_dir=str(log_dir), run_id="overflow", storage={"queue_max_rows": 100,
-                                                                        "flush_interval_seconds": 60})
-    m.flush()
-    for i in range(1000):
+                                                                        "flush_interval_seconds": 0.05})
+    m.log_step(0, loss=1.0)
+    assert m.flush()
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    for i in range(1, 1000):
         m.log_step(i, loss=1.0)
+    time.sleep(1.5)
+    blocker.execute("COMMIT")
+    blocker.close()
     m.stop()
     with StoreReader(str(db_path)) as r:
         run = r.run("overflow")
         assert run is not None
         assert run.n_steps + run.dropped_rows == 1000 and run.dropped_rows > 0
+    assert any("were dropped" in rec.getMessage() for rec in caplog.records)
 
 
 def test_fork_child_does_not_write(log_dir: Path, db_path: Path) -> None:

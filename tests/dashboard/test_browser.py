@@ -330,7 +330,7 @@ def test_report_draws_the_same_charts_offline(
 
 @pytest.mark.parametrize("run_id", ["grpo-collapse", "long-10k"])
 def test_report_of_a_long_run_is_downsampled_like_the_dashboard(run_id: str, fixture_db: Path) -> None:
-    from rlwatch.report import report_data
+    from rlwatch.dashboard.report import report_data
 
     with StoreReader(str(fixture_db)) as reader:
         payload = report_data(reader, run_id)

@@ -125,7 +125,7 @@ BASH = [b for b in BLOCKS if _is_rlwatch_commands(b)]
 
 
 def _config_roots() -> set[str]:
-    from rlwatch._config_loader import plugin_sections
+    from rlwatch.plugins import section_classes as plugin_sections
     from rlwatch.config import RLWatchConfig
 
     roots = {f.name for f in dataclasses.fields(RLWatchConfig) if not f.metadata.get("internal")}

@@ -1,54 +1,36 @@
-"""The TRL log-key table (rlwatch_trl.mapping)."""
+"""Which TRL key map a trainer's logs go through (the tables: rlwatch.keymaps.trl, tested in tests/core)."""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
-from rlwatch.metrics import CANONICAL_SCALARS
-from rlwatch_trl.mapping import CANONICAL_KEYS, map_logs
-
-
-def test_every_target_is_a_canonical_rlwatch_metric() -> None:
-    assert set(CANONICAL_KEYS.values()) <= set(CANONICAL_SCALARS)
+from rlwatch.keymaps.trl import TRL_GRPO, TRL_OFFLINE, TRL_ONLINE_DPO, TRL_PPO
+from rlwatch_trl.mapping import family_of, guess_from_keys, map_logs
 
 
-def test_grpo_keys_are_renamed_and_the_rest_kept_under_their_own_names() -> None:
-    logs = {
-        "loss": 0.1, "grad_norm": 1.5, "learning_rate": 1e-5, "entropy": 2.7, "kl": 0.01, "reward": 0.4,
-        "reward_std": 0.2, "frac_reward_zero_std": 0.25, "completions/mean_length": 6.0,
-        "completions/clipped_ratio": 0.1, "clip_ratio/region_mean": 0.02, "clip_ratio/low_mean": 0.01,
-        "rewards/acc/mean": 0.4, "num_tokens": 512.0, "epoch": 0.5,
-    }
-    assert map_logs(logs) == {
-        "loss": 0.1, "grad_norm": 1.5, "learning_rate": 1e-5, "entropy": 2.7, "kl_divergence": 0.01,
-        "reward_mean": 0.4, "reward_std": 0.2, "frac_reward_zero_std": 0.25, "completion_length": 6.0,
-        "completion_clipped_ratio": 0.1, "clip_fraction": 0.02, "clip_ratio/low_mean": 0.01,
-        "rewards/acc/mean": 0.4, "num_tokens": 512.0, "epoch": 0.5,
-    }
+def _trainer(name: str, module: str = "trl.trainer.x", base: type | None = None) -> Any:
+    cls = type(name, (base,) if base else (), {})
+    cls.__module__ = module
+    return cls()
 
 
-def test_dpo_keys_are_extras() -> None:
-    logs = {"loss": 0.69, "rewards/chosen": 0.01, "rewards/margins": 0.02, "logps/rejected": -11.0}
-    assert map_logs(logs) == logs
+def test_trainer_families_by_class_and_along_the_mro() -> None:
+    assert family_of(_trainer("GRPOTrainer")) is TRL_GRPO
+    assert family_of(_trainer("RLOOTrainer")) is TRL_GRPO
+    assert family_of(_trainer("PPOTrainer")) is TRL_PPO
+    assert family_of(_trainer("OnlineDPOTrainer")) is TRL_ONLINE_DPO
+    grpo = type(_trainer("GRPOTrainer"))
+    assert family_of(_trainer("MyCuriosityGRPO", "my_lab.trainers", grpo)) is TRL_GRPO
 
 
-def test_evaluation_and_summary_are_dropped_but_what_rides_along_is_kept() -> None:
-    assert map_logs({"eval_loss": 0.3, "eval_reward": 1.0, "epoch": 1.0}) == {}
-    summary = {"train_runtime": 4.4, "train_samples_per_second": 7.0, "train_steps_per_second": 0.9,
-               "total_flos": 0.0, "train_loss": -0.05, "epoch": 0.25}
-    assert map_logs(summary) == {}
-    # GRPO flushes a last partial logging window into the final summary call
-    assert map_logs({**summary, "entropy": 1.9, "reward": 0.5}) == {"entropy": 1.9, "reward_mean": 0.5, "epoch": 0.25}
+def test_plain_transformers_and_unknown_trainers() -> None:
+    assert family_of(_trainer("Trainer", "transformers.trainer")) is TRL_OFFLINE
+    assert family_of(_trainer("SFTTrainer")) is None  # decided by its keys
+    assert guess_from_keys({"loss": 1.0, "mean_token_accuracy": 0.5, "entropy": 1.2}) is TRL_OFFLINE
+    assert guess_from_keys({"reward": 0.5, "reward_std": 0.1, "frac_reward_zero_std": 0.2, "entropy": 0.4}) is TRL_GRPO
 
 
-def test_unusable_values_and_the_step_key_are_dropped_nan_is_kept() -> None:
-    out = map_logs({"loss": None, "note": "text", "flag": True, "step": 3, "grad_norm": float("nan")})
-    assert list(out) == ["grad_norm"] and math.isnan(out["grad_norm"])
-
-
-def test_first_alias_wins() -> None:
-    assert map_logs({"clip_ratio/region_mean": 0.1, "cispo_clip_ratio": 0.3}) == {"clip_fraction": 0.1}
-
-
-def test_supervised_entropy_is_not_policy_entropy() -> None:
-    assert map_logs({"entropy": 2.1, "loss": 1.0}, policy_entropy=False) == {"supervised_entropy": 2.1, "loss": 1.0}
+def test_ppo_prefers_the_per_token_entropy_whatever_the_key_order() -> None:
+    logs = {"objective/entropy": 85.0, "policy/entropy_avg": 0.62, "objective/kl": 3.1, "eps": 4}
+    out = map_logs(logs, TRL_PPO)
+    assert out["entropy"] == 0.62 and out["sequence_entropy"] == 85.0 and out["kl_divergence"] == 3.1

@@ -14,8 +14,9 @@ network calls (notifications are the separate ``rlwatch-notify`` package).
 
 from rlwatch._version import __version__
 from rlwatch.alerts import Alert
+from rlwatch.api import attach, get_monitor, log_step
 from rlwatch.config import ConfigError, RLWatchConfig, load_config
-from rlwatch.core import RLWatch, attach, get_monitor, log_step
+from rlwatch.core import RLWatch
 from rlwatch.hookspecs import hookimpl
 
 __all__ = [

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from rlwatch.alerts import SEVERITY_RANK, Alert
+from rlwatch.alerts import Alert, severity_rank
 
 
 @dataclass
@@ -39,7 +39,7 @@ class AlertManager:
 
     def decide(self, alert: Alert) -> tuple[str, str]:
         """Return ``("sent", "")`` or ``("suppressed", reason)`` and update state."""
-        rank = SEVERITY_RANK.get(alert.severity, 1)
+        rank = severity_rank(alert.severity)
         with self._lock:
             key = (alert.detector, alert.severity, alert.step)
             if key in self._seen:

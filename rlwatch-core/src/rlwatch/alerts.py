@@ -6,11 +6,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES: tuple[str, ...] = ("warning", "critical")
-"""Valid severities, lowest first."""
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+"""Valid severities, lowest first. ``info`` is a finding about the run's
+configuration (e.g. completions truncated from the first step), not an
+instability; channels receive it only when their ``min_severity`` is info."""
 
-SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
 """Ordering used by `min_severity` filters and escalation."""
+
+
+def severity_rank(severity: str) -> int:
+    """Rank of a severity (unknown ones rank as warnings, so they are never silently dropped)."""
+    return SEVERITY_RANK.get(severity, 1)
 
 
 @dataclass(slots=True)
@@ -19,7 +26,7 @@ class Alert:
 
     Attributes:
         detector: Detector id, e.g. ``"entropy_collapse"``.
-        severity: ``"warning"`` or ``"critical"``.
+        severity: ``"info"``, ``"warning"`` or ``"critical"``.
         step: Training step at which the condition was seen.
         message: One human sentence saying what is wrong, with numbers.
         metric_values: The values that triggered it (and baselines), by name.

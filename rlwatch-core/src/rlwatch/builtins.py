@@ -1,36 +1,27 @@
-"""The built-in plugin: rlwatch's own detectors and console channel.
+"""rlwatch's own plugins: the built-in detectors and the console channel.
 
-Registered through the same hooks as third-party plugins, so the plugin
-path is the tested path.
+They are registered through the same hooks as third-party plugins (each
+module below implements ``rlwatch_detectors`` or ``rlwatch_channels``), so
+the plugin path is the tested path. Order matters: detectors run, and are
+documented, in this order.
+
+Adding a built-in detector is one new module under ``rlwatch/detectors/``
+plus one line here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from rlwatch.hookspecs import hookimpl
-
-if TYPE_CHECKING:
-    from rlwatch.channels.base import Channel
-    from rlwatch.config import RLWatchConfig
-    from rlwatch.detectors.base import Detector
-
-
-@hookimpl
-def rlwatch_detectors() -> list[type[Detector]]:
-    """The ten built-in detectors."""
-    from rlwatch.detectors import BUILTIN_DETECTORS
-
-    return list(BUILTIN_DETECTORS)
-
-
-@hookimpl
-def rlwatch_channels(config: RLWatchConfig) -> list[Channel]:
-    """The console channel, unless disabled."""
-    from rlwatch.channels.console import ConsoleChannel
-
-    console = config.alerts.console
-    if not console.enabled:
-        return []
-    return [ConsoleChannel(min_severity=console.min_severity)]
-
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "rlwatch.detectors.entropy_collapse",
+    "rlwatch.detectors.kl_explosion",
+    "rlwatch.detectors.reward_hacking",
+    "rlwatch.detectors.advantage_variance",
+    "rlwatch.detectors.loss_nan",
+    "rlwatch.detectors.gradient_norm_spike",
+    "rlwatch.detectors.reward_mean_drift",
+    "rlwatch.detectors.degenerate_groups",
+    "rlwatch.detectors.length_pathology",
+    "rlwatch.detectors.stalled",
+    "rlwatch.channels.console",
+)
+"""Module names of the built-in plugins, in registration order."""

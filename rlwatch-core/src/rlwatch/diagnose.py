@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from rlwatch.storage.reader import AlertRow, RunInfo, StoreReader
+from rlwatch.storage.protocol import Store
+from rlwatch.storage.records import AlertRow, RunInfo
 
 
 @dataclass
@@ -55,7 +56,7 @@ def _f(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
-def diagnose(reader: StoreReader, run_id: str) -> Diagnosis | None:
+def diagnose(reader: Store, run_id: str) -> Diagnosis | None:
     """Build the diagnosis of `run_id`, or None if there is no such run."""
     run = reader.run(run_id)
     if run is None:

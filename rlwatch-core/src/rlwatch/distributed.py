@@ -1,4 +1,4 @@
-"""Which process of a distributed job this is, and whether it should write."""
+"""Which process of a distributed job this is, and so whether it records."""
 
 from __future__ import annotations
 
@@ -34,15 +34,13 @@ def rank_from_env() -> tuple[int, int] | None:
     return rank, max(world or 1, rank + 1)
 
 
-def resolve_rank(configured_rank: int, configured_world: int) -> tuple[int, int]:
-    """Rank from config if set, else from plugins (adapters), else env, else (0, 1)."""
+def resolve_rank(
+    configured_rank: int, configured_world: int, from_adapter: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """The rank and world size: from config if set, else an adapter's answer, else the environment, else (0, 1)."""
     if configured_rank >= 0:
         return configured_rank, max(configured_world, configured_rank + 1, 1)
-    from rlwatch import plugins
-
-    found = plugins.call_first("rlwatch_detect_rank")
-    if found is None:
-        found = rank_from_env()
+    found = from_adapter if from_adapter is not None else rank_from_env()
     if found is None:
         return 0, max(configured_world, 1)
     rank, world = int(found[0]), int(found[1])

@@ -22,7 +22,7 @@ What it hooks: each `log` call stages one `jax.debug.callback` carrying all
 values as one small pytree (scalars stacked into one vector). On the host the
 values go to `RLWatch.log_step` (detectors, storage, alerts live in
 rlwatch-core). The host side never raises (an exception there would abort
-the computation): errors are logged by `rlwatch.guard` and training goes on.
+the computation): errors are logged by `rlwatch.integration` and training goes on.
 
 One record per step: under `vmap` the first batch element is logged (one
 callback, not one per element); under `pmap`/`shard_map` pass

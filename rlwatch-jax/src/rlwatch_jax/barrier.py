@@ -22,7 +22,7 @@ import atexit
 import sys
 import threading
 
-from rlwatch.guard import swallow
+from rlwatch.integration import swallow
 
 # This module must not import JAX: the plugin uses it in every process.
 

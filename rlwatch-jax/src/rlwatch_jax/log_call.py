@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import rlwatch
-from rlwatch.config import ConfigError
-from rlwatch.guard import report, swallow
+from rlwatch.integration import ConfigError, report, swallow
 
 from rlwatch_jax.barrier import note_staged
 from rlwatch_jax.emit import emit

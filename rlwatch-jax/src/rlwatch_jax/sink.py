@@ -4,7 +4,7 @@ A `HostSink` is made each time a `rlwatch_jax.log` call site is traced and is
 the Python function the staged callback calls. It runs on a JAX runtime
 thread (several at once under pmap, one per device), so:
 
-* everything is inside `rlwatch.guard.swallow`: an exception escaping a
+* everything is inside `rlwatch.integration.swallow`: an exception escaping a
   host callback would abort the user's computation;
 * replicas other than 0 are dropped when the call site named an axis;
 * each (call site, step) is delivered once per monitor: the first report of
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rlwatch
-from rlwatch.guard import swallow
+from rlwatch.integration import swallow
 
 from rlwatch_jax.barrier import set_in_host_callback
 from rlwatch_jax.payload import Layout, step_value

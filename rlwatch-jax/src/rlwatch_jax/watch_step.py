@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from rlwatch.guard import swallow
+from rlwatch.integration import swallow
 
 from rlwatch_jax.log_call import _log
 from rlwatch_jax.payload import AxisName

@@ -34,18 +34,19 @@ SUPPORTED_LIGHTNING = (2, 3)
 ENTRY_POINT_NAME = "lightning"
 """Our name in the ``rlwatch`` group, as ``RLWATCH_DISABLE_PLUGINS`` spells it."""
 
-_TRUE = {"1", "true", "yes", "on"}
-
-
 def zero_code_disabled(environ: Any = None) -> bool:
-    """True when the environment turns the zero-code callback off."""
+    """True when the environment turns the zero-code callback off.
+
+    The same reading as rlwatch-core's (`rlwatch.envflags`): ``RLWATCH_DISABLE``
+    on, or ``RLWATCH_DISABLE_PLUGINS`` on or naming ``lightning``.
+    """
+    from rlwatch import envflags
+
     env = os.environ if environ is None else environ
-    if str(env.get("RLWATCH_DISABLE", "")).strip().lower() in _TRUE:
+    if envflags.flag(envflags.DISABLE, env):
         return True
-    plugins_off = str(env.get("RLWATCH_DISABLE_PLUGINS", "")).strip().lower()
-    if plugins_off in _TRUE | {"all", "*"}:
-        return True
-    return ENTRY_POINT_NAME in {n.strip() for n in plugins_off.split(",")}
+    all_off, names = envflags.disabled_plugins(env)
+    return all_off or ENTRY_POINT_NAME in names
 
 
 def _supported(distribution: str) -> bool:
@@ -72,7 +73,7 @@ def _zero_code_callbacks(distribution: str, module: str) -> list[Any]:
         return [callback]
     except Exception as exc:  # noqa: BLE001 - raising here would break Trainer()
         try:
-            from rlwatch.guard import report
+            from rlwatch.integration import report
 
             report(where, exc)
         except Exception:  # noqa: BLE001 - rlwatch itself cannot be imported

@@ -20,7 +20,7 @@ Per fit, on the process whose monitor is active (global rank 0 unless
 - ``teardown("fit")`` / ``on_exception``: stop a monitor this callback
   started (finished / crashed), flush one it was given.
 
-Every hook body runs inside `rlwatch.guard.swallow`: an rlwatch bug is
+Every hook body runs inside `rlwatch.integration.swallow`: an rlwatch bug is
 logged, never raised into training. The one exception is
 `rlwatch.ConfigError` from ``attach`` in ``setup``: bad configuration must
 stop the run before it starts.
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from rlwatch.guard import report, swallow
+from rlwatch.integration import ConfigError, MonitorLease, lease_monitor, report, swallow
 
 from rlwatch_lightning import gradnorm
 from rlwatch_lightning.convert import scalars_to_floats
@@ -102,7 +102,7 @@ class RLWatchHooks:
 
     def _reset_run_state(self) -> None:
         self._monitor: RLWatch | None = None
-        self._owns_monitor = False
+        self._lease: MonitorLease | None = None
         self._recording = False
         self._last_step: int | None = None
         self._grad_norms: list[torch.Tensor] = []
@@ -133,7 +133,7 @@ class RLWatchHooks:
         state = self.__dict__.copy()
         state["_user_monitor"] = None
         state["_monitor"] = None
-        state["_owns_monitor"] = False
+        state["_lease"] = None
         state["_recording"] = False
         state["_grad_norms"] = []
         state["_pending_rewards"] = []
@@ -157,8 +157,6 @@ class RLWatchHooks:
         try:
             monitor = self._resolve_monitor(trainer)
         except Exception as exc:
-            from rlwatch.config import ConfigError
-
             if isinstance(exc, ConfigError):
                 raise
             report("rlwatch_lightning.setup", exc)
@@ -188,9 +186,10 @@ class RLWatchHooks:
             self._finish("crashed")
 
     def _finish(self, status: str) -> None:
-        monitor, owned = self._monitor, self._owns_monitor
+        monitor, lease = self._monitor, self._lease
+        owned = lease is not None and lease.owned
         self._monitor = None
-        self._owns_monitor = False
+        self._lease = None
         self._recording = False
         if monitor is None:
             return
@@ -213,20 +212,17 @@ class RLWatchHooks:
     def _resolve_monitor(self, trainer: Any) -> RLWatch | None:
         if self._user_monitor is not None:
             return self._user_monitor
-        import rlwatch
-
-        existing = rlwatch.get_monitor()
+        # The user's own rlwatch.attach() is fed, unless this callback was given a run of its own.
         asked_for_own = bool(self._run_id or self._config_path or self._attach_overrides)
-        if existing is not None and existing.active and not asked_for_own:
-            return existing  # the user's own rlwatch.attach(): feed that run
-        monitor = rlwatch.attach(
+        lease = lease_monitor(
+            borrow_global=not asked_for_own,
             config_path=self._config_path,
             framework="lightning",
             run_id=self._run_id,
             **self._attach_overrides_for(trainer),
         )
-        self._owns_monitor = monitor is not existing
-        return monitor
+        self._lease = lease
+        return lease.monitor
 
     def _attach_overrides_for(self, trainer: Any) -> dict[str, Any]:
         overrides = dict(self._attach_overrides)

@@ -16,7 +16,10 @@ from typing import Any, TextIO
 
 from rlwatch.alerts import Alert
 from rlwatch.channels.base import Channel, Delivery, RunContext
+from rlwatch.config import load_config
+from rlwatch.errors import ConfigError
 
+from rlwatch_notify.channel_set import CHANNEL_NAMES, build_channels
 from rlwatch_notify.format import TEST_FLAG
 from rlwatch_notify.redact import scrub
 
@@ -37,8 +40,6 @@ def test_alert() -> Alert:
 
 def add_notify_test(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register the ``notify-test`` subcommand."""
-    from rlwatch_notify.plugin import CHANNEL_NAMES
-
     parser = subparsers.add_parser(
         "notify-test",
         help="send a test alert to every configured notification channel",
@@ -68,10 +69,6 @@ def add_notify_test(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run_notify_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Handler of ``rlwatch notify-test``; returns the exit code."""
-    from rlwatch.config import ConfigError, load_config
-
-    from rlwatch_notify.plugin import build_channels
-
     out = out or sys.stdout
     names: list[str] | None = getattr(args, "notify_channels", None)
     path = getattr(args, "notify_config", None) or getattr(args, "config", None)

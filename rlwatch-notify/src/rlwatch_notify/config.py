@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from rlwatch.alerts import SEVERITIES
-from rlwatch.config import ConfigError
+from rlwatch.errors import ConfigError
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")

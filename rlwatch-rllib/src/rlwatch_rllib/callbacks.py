@@ -12,19 +12,18 @@ the two roles are split by hook:
   (lazily, once) and call ``log_step`` once per ``train()`` iteration with the
   already aggregated result, mapped by `rlwatch_rllib.mapping`.
 
-Every hook body runs under `rlwatch.guard.swallow`: an adapter error is logged
+Every hook body runs under `rlwatch.integration.swallow`: an adapter error is logged
 once and training goes on.
 """
 
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
-from rlwatch.guard import swallow
+from rlwatch.integration import MonitorLease, lease_monitor, swallow
 
 from rlwatch_rllib.mapping import (
     EPISODE_RETURNS,
@@ -47,9 +46,6 @@ RETURNS_WINDOW = 10_000
 RESULT_KEY = "rlwatch"
 """Top-level key of the counts this adapter adds to each train() result."""
 
-# Monitors opened by any RLWatchCallbacks (so a second Algorithm in the same
-# process opens its own run instead of writing into the first one's).
-_owned: weakref.WeakSet[RLWatch] = weakref.WeakSet()
 # Monitors bound through `attach(trainer=config)`, by token; process-local on
 # purpose: the callbacks class travels to EnvRunners, a monitor must not.
 _bound: dict[str, RLWatch] = {}
@@ -83,7 +79,7 @@ class RLWatchCallbacks(RLlibCallback):
         super().__init__()
         self.monitor: RLWatch | None = None
         self.module_monitors: dict[str, RLWatch] = {}
-        self._owns_monitor = False
+        self._lease: MonitorLease | None = None
 
     @classmethod
     def configure(cls, **attach_options: Any) -> type[RLWatchCallbacks]:
@@ -180,31 +176,16 @@ class RLWatchCallbacks(RLlibCallback):
     def _ensure_monitor(self) -> RLWatch | None:
         if self.monitor is not None:
             return self.monitor
-        import rlwatch
-
-        bound = _bound.get(type(self).rlwatch_monitor_token) if type(self).rlwatch_monitor_token else None
-        current = rlwatch.get_monitor()
-        if bound is not None:
-            self.monitor = bound
-        elif (not type(self).rlwatch_options and current is not None and current.active
-              and current not in _owned):
-            self.monitor = current  # the user called rlwatch.attach() themselves
-        else:
-            options = dict(type(self).rlwatch_options)
-            options.setdefault("framework", "rllib")
-            # RLlib already aggregated across workers: this driver is the one writer.
-            options.setdefault("distributed", {"rank": 0, "world_size": 1})
-            if current is not None and current.active and current not in _owned:
-                # The user has a global monitor of their own: open ours beside it
-                # instead of replacing theirs as the process-wide one.
-                from rlwatch.core import RLWatch
-
-                config_path = options.pop("config_path", None)
-                self.monitor = RLWatch(rlwatch.load_config(config_path, options)).start()
-            else:
-                self.monitor = rlwatch.attach(**options)
-            self._owns_monitor = True
-            _owned.add(self.monitor)
+        token = type(self).rlwatch_monitor_token
+        bound = _bound.get(token) if token else None
+        options = dict(type(self).rlwatch_options)
+        options.setdefault("framework", "rllib")
+        # RLlib already aggregated across workers: this driver is the one writer.
+        options.setdefault("distributed", {"rank": 0, "world_size": 1})
+        # The user's own rlwatch.attach() is fed unless options ask for a run of our own; a monitor another
+        # Algorithm of this process opened is never borrowed (each Algorithm is its own run).
+        self._lease = lease_monitor(bound, borrow_global=not type(self).rlwatch_options, **options)
+        self.monitor = self._lease.monitor
         return self.monitor
 
     def _module_monitor(self, main: RLWatch, module_id: str) -> RLWatch | None:
@@ -212,12 +193,11 @@ class RLWatchCallbacks(RLlibCallback):
         if found is None:
             import dataclasses
 
-            from rlwatch.core import RLWatch
+            import rlwatch
 
             config = dataclasses.replace(main.config, run_id=f"{main.run_id}.{module_id}", framework="rllib")
-            found = RLWatch(config).start()
+            found = rlwatch.RLWatch(config).start()
             self.module_monitors[module_id] = found
-            _owned.add(found)
         return found
 
     def stop(self, status: str = "finished") -> None:
@@ -225,8 +205,8 @@ class RLWatchCallbacks(RLlibCallback):
         with swallow("rlwatch_rllib.stop"):
             for monitor in self.module_monitors.values():
                 monitor.stop(status)
-            if self.monitor is not None and self._owns_monitor:
-                self.monitor.stop(status)
+            if self._lease is not None:
+                self._lease.release(status)
 
 
 def _whole_env_row(result: Mapping[str, Any]) -> dict[str, Any]:

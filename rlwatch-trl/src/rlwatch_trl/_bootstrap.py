@@ -14,7 +14,6 @@ transformers untouched.
 
 # Only sys and os: both are loaded before site.py runs this (no typing, no
 # __future__), so importing this module at start-up costs one small file.
-import os
 import sys
 
 TYPE_CHECKING = False  # type checkers treat this name as True
@@ -23,14 +22,6 @@ if TYPE_CHECKING:
 
 TARGET = "transformers.trainer"
 """The module whose import triggers the patch."""
-
-_TRUE = ("1", "true", "yes", "on")  # the values rlwatch-core reads as true
-
-
-def disabled() -> bool:
-    """True when ``RLWATCH_DISABLE`` is set to a true value (1, true, yes, on)."""
-    return os.environ.get("RLWATCH_DISABLE", "").strip().lower() in _TRUE
-
 
 def _run_patch(module: "Any") -> None:
     try:

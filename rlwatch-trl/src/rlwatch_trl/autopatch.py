@@ -22,9 +22,8 @@ import functools
 import logging
 from typing import Any
 
-from rlwatch.guard import swallow
-
-from rlwatch_trl._bootstrap import disabled
+from rlwatch import envflags
+from rlwatch.integration import swallow
 
 logger = logging.getLogger("rlwatch")
 
@@ -102,7 +101,7 @@ def patch_trainer_class(cls: type) -> bool:
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
-        if not disabled():
+        if not envflags.flag(envflags.DISABLE):
             with swallow("rlwatch_trl.auto_attach"):
                 ensure_callback(self)
 
@@ -124,7 +123,7 @@ def ensure_callback(trainer: Any, monitor: Any = None) -> Any:
     handler = trainer.callback_handler
     ours = [cb for cb in handler.callbacks if isinstance(cb, RLWatchCallback)]
     if not ours:
-        keep = RLWatchCallback(trainer=trainer)
+        keep = RLWatchCallback(trainer=trainer, automatic=True)
         trainer.add_callback(keep)
     else:
         keep = next((cb for cb in ours if cb.has_explicit_monitor),

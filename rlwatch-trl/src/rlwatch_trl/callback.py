@@ -21,40 +21,29 @@ fails loudly at ``on_train_begin``, before the first step).
 
 from __future__ import annotations
 
+import logging
 import weakref
 from typing import Any
 
 import rlwatch
-from rlwatch.config import ConfigError
-from rlwatch.guard import swallow
+from rlwatch.integration import ConfigError, MonitorLease, lease_monitor, swallow
+from rlwatch.keymaps import KeyMap
 from transformers import TrainerCallback
 
-from rlwatch_trl.mapping import map_logs
+from rlwatch_trl.mapping import family_of, guess_from_keys, map_logs
 from rlwatch_trl.samples import read_generation_batch
 from rlwatch_trl.trace import append_step, trace_path
 
+logger = logging.getLogger("rlwatch")
+
 FLUSH_TIMEOUT_SECONDS = 5.0
 """Longest a log call waits for its rows and alerts to reach SQLite."""
-
-
-# Trainers that fit data rather than optimise a policy (see mapping.map_logs).
-_SUPERVISED_TRAINERS = frozenset({"SFTTrainer", "RewardTrainer", "PRMTrainer"})
 
 
 def framework_name(trainer: Any) -> str:
     """``"trl"`` for TRL trainers, ``"transformers"`` for a plain Trainer."""
     module = type(trainer).__module__ if trainer is not None else ""
     return "transformers" if module.startswith("transformers") else "trl"
-
-
-def is_policy_trainer(trainer: Any) -> bool:
-    """False for SFT/reward-model trainers and a plain transformers Trainer."""
-    if trainer is None:
-        return True
-    cls = type(trainer)
-    if cls.__module__.startswith("transformers"):
-        return False
-    return not any(base.__name__ in _SUPERVISED_TRAINERS for base in cls.__mro__)
 
 
 class RLWatchCallback(TrainerCallback):
@@ -66,6 +55,10 @@ class RLWatchCallback(TrainerCallback):
         trainer: The trainer this callback is attached to (set for you by the
             automatic registration and by ``rlwatch.attach(trainer=...)``);
             needed only for the per-sample rewards of GRPO/RLOO.
+        automatic: Set by the zero-code registration (nobody asked for this
+            callback in code): an invalid rlwatch.yaml then turns monitoring
+            off with one clear warning instead of stopping training. A
+            callback the user created lets the `ConfigError` reach them.
         **attach_kwargs: Passed to ``rlwatch.attach`` when the callback starts
             its own monitor (e.g. ``run_id="grpo-1"``, ``log_dir="logs"``).
 
@@ -74,10 +67,15 @@ class RLWatchCallback(TrainerCallback):
         trainer = GRPOTrainer(..., callbacks=[RLWatchCallback(run_id="grpo-1")])
     """
 
-    def __init__(self, monitor: rlwatch.RLWatch | None = None, trainer: Any = None, **attach_kwargs: Any) -> None:
+    def __init__(
+        self, monitor: rlwatch.RLWatch | None = None, trainer: Any = None, *, automatic: bool = False,
+        **attach_kwargs: Any,
+    ) -> None:
         self._monitor = monitor
         self._explicit_monitor = monitor is not None
-        self._owns_monitor = False
+        self._lease: MonitorLease | None = None
+        self._automatic = automatic
+        self._keymap: KeyMap | None = None
         self._training_ended = False
         self._trainer_ref: weakref.ReferenceType[Any] | None = None
         self._attach_kwargs = attach_kwargs
@@ -115,29 +113,33 @@ class RLWatchCallback(TrainerCallback):
 
     def use_monitor(self, monitor: rlwatch.RLWatch) -> None:
         """Log into `monitor` from now on (it stays the caller's to stop)."""
-        if self._owns_monitor and self._monitor is not None and self._monitor is not monitor:
-            self._monitor.stop("finished")
+        lease = self._lease
+        if lease is not None and lease.owned and lease.monitor is not monitor:
+            lease.release("finished")
+        self._lease = None
         self._monitor = monitor
         self._explicit_monitor = True
-        self._owns_monitor = False
 
     def _ensure_monitor(self, args: Any) -> rlwatch.RLWatch | None:
         current = self._monitor
         if current is not None and (current.active or self._explicit_monitor):
             return current
-        found = rlwatch.get_monitor()
-        if found is not None and found.active:
-            self._monitor, self._owns_monitor = found, False
-            return found
         kwargs = dict(self._attach_kwargs)
         kwargs.setdefault("framework", framework_name(self.trainer))
         rank = getattr(args, "process_index", None)
         world = getattr(args, "world_size", None)
         if isinstance(rank, int) and isinstance(world, int):
             kwargs.setdefault("distributed", {"rank": rank, "world_size": world})
-        self._monitor = rlwatch.attach(**kwargs)
-        self._owns_monitor = True
+        self._lease = lease_monitor(**kwargs)
+        self._monitor = self._lease.monitor
         return self._monitor
+
+    def _keymap_for(self, logs: dict[str, Any]) -> KeyMap:
+        keymap = self._keymap
+        if keymap is None:
+            keymap = family_of(self.trainer) or guess_from_keys(logs)
+            self._keymap = keymap
+        return keymap
 
     # -- transformers hooks --------------------------------------------------------
 
@@ -147,8 +149,13 @@ class RLWatchCallback(TrainerCallback):
             with swallow("rlwatch_trl.on_train_begin"):
                 self._training_ended = False
                 self._ensure_monitor(args)
-        except ConfigError:
-            raise  # the user's own rlwatch configuration is wrong: say so before training
+        except ConfigError as exc:
+            if not self._automatic:
+                raise  # the user's own rlwatch setup is wrong: say so before training
+            # Nobody asked for rlwatch in code: training goes on, unmonitored, and says so once.
+            self._training_ended = True
+            logger.warning("rlwatch: monitoring is OFF for this run: invalid configuration: %s. "
+                           "Fix it (see `rlwatch init`) or set RLWATCH_DISABLE=1 to silence this.", exc)
         return None
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -157,7 +164,7 @@ class RLWatchCallback(TrainerCallback):
             if not logs or not getattr(state, "is_world_process_zero", True):
                 return None
             trainer = self.trainer
-            metrics = map_logs(logs, policy_entropy=is_policy_trainer(trainer))
+            metrics = map_logs(logs, self._keymap_for(logs))
             if not metrics:
                 return None
             monitor = self._monitor
@@ -182,13 +189,13 @@ class RLWatchCallback(TrainerCallback):
         """Close the run this callback started; flush one it was given."""
         with swallow("rlwatch_trl.on_train_end"):
             self._training_ended = True
-            monitor = self._monitor
+            monitor, lease = self._monitor, self._lease
             if monitor is None:
                 return None
-            if self._owns_monitor:
-                monitor.stop("finished")
+            if lease is not None and lease.owned:
+                lease.release("finished")
                 self._monitor = None
-                self._owns_monitor = False
+                self._lease = None
             else:
                 monitor.flush(timeout=FLUSH_TIMEOUT_SECONDS)
         return None

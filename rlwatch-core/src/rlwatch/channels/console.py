@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import ClassVar, TextIO
+from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from rlwatch.alerts import Alert
 from rlwatch.channels.base import Channel, Delivery, RunContext
+from rlwatch.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from rlwatch.config import RLWatchConfig
 
 _COLOURS = {"warning": "\033[33m", "critical": "\033[1;31m"}
 _RESET = "\033[0m"
@@ -48,3 +52,12 @@ class ConsoleChannel(Channel):
         stream.write(format_alert(alert, context, colour) + "\n")
         stream.flush()
         return Delivery("delivered")
+
+
+@hookimpl
+def rlwatch_channels(config: RLWatchConfig) -> list[Channel]:
+    """The console channel, unless ``alerts.console.enabled`` is false."""
+    console = config.alerts.console
+    if not console.enabled:
+        return []
+    return [ConsoleChannel(min_severity=console.min_severity)]

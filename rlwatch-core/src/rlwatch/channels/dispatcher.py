@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from rlwatch.alerts import SEVERITY_RANK, Alert
+from rlwatch.alerts import Alert, severity_rank
 from rlwatch.channels.base import Channel, Delivery, RunContext
 from rlwatch.guard import report
 
@@ -126,15 +126,15 @@ class Dispatcher:
 
     def dispatch(self, alert: Alert) -> None:
         """Send to synchronous channels now, queue for the others."""
-        rank = SEVERITY_RANK.get(alert.severity, 1)
+        rank = severity_rank(alert.severity)
         for channel in self.sync:
-            if rank >= SEVERITY_RANK.get(channel.min_severity, 1):
+            if rank >= severity_rank(channel.min_severity):
                 try:
                     channel.send(alert, self.context)
                 except Exception as exc:  # noqa: BLE001
                     report(f"channel {channel.name}.send", exc)
         for worker in self.workers:
-            if rank >= SEVERITY_RANK.get(worker.channel.min_severity, 1):
+            if rank >= severity_rank(worker.channel.min_severity):
                 worker.submit(alert)
             else:
                 self.record(alert, worker.channel.name, Delivery("suppressed", 0, "below min_severity"))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rlwatch.storage.reader import StoreError, StoreReader
+from rlwatch.errors import StoreError
+from rlwatch.redaction import redact_url
+from rlwatch.storage.protocol import Store
+from rlwatch.stores import open_store
 
 EXIT_OK = 0
 EXIT_CRITICAL = 1
@@ -29,7 +32,11 @@ def dashboard_extra_missing(command: str) -> bool:
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     """``--db PATH`` (default: the configured storage path)."""
-    parser.add_argument("--db", metavar="PATH", help="SQLite file (default: from config, ./rlwatch_logs/metrics.db)")
+    parser.add_argument(
+        "--db", metavar="PATH|URL",
+        help="SQLite file or team-store URL, e.g. postgresql://host/db (default: from config, "
+             "./rlwatch_logs/metrics.db)",
+    )
 
 
 def resolve_db(args: argparse.Namespace) -> str:
@@ -41,17 +48,17 @@ def resolve_db(args: argparse.Namespace) -> str:
     return load_config().db_path
 
 
-def open_reader(args: argparse.Namespace) -> StoreReader | None:
-    """Open the DB read-only, printing a clear error (and returning None) on failure."""
-    path = resolve_db(args)
+def open_reader(args: argparse.Namespace) -> Store | None:
+    """Open the store read-only, printing one clear line (and returning None) on failure."""
+    location = resolve_db(args)
     try:
-        return StoreReader(path)
+        return open_store(location)
     except StoreError as exc:
-        print(f"rlwatch: {exc}", file=sys.stderr)
+        print(f"rlwatch: {str(exc).replace(location, redact_url(location))}", file=sys.stderr)
         return None
 
 
-def pick_run(reader: StoreReader, run_id: str | None) -> str | None:
+def pick_run(reader: Store, run_id: str | None) -> str | None:
     """The given run id, or the most recent run when None."""
     if run_id:
         return run_id if reader.run(run_id) is not None else None

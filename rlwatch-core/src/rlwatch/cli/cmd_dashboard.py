@@ -38,13 +38,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve until Ctrl+C; returns the exit code."""
     from rlwatch.dashboard.server import is_loopback, serve
-    from rlwatch.storage import StoreError, StoreReader
+    from rlwatch.errors import StoreError
+    from rlwatch.redaction import redact_url
+    from rlwatch.stores import open_store
 
     if dashboard_extra_missing("dashboard"):
         return EXIT_MISSING_EXTRA
     db = resolve_db(args)
     try:
-        StoreReader(db).close()  # fail now, clearly, rather than on the first page load
+        open_store(db).close()  # fail now, clearly, rather than on the first page load
     except StoreError as exc:
         print(f"rlwatch dashboard: {exc} (start a monitored run first, or pass --db PATH)", file=sys.stderr)
         return EXIT_NO_DATA
@@ -54,14 +56,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not is_loopback(host):
         print(
-            f"rlwatch dashboard: WARNING: binding {host} makes every run, alert and config in {db} "
+            f"rlwatch dashboard: WARNING: binding {host} makes every run, alert and config in {redact_url(db)} "
             "readable by anyone who can reach this machine on that interface (there is no login). "
             "Prefer the default 127.0.0.1 and an SSH tunnel (ssh -L 8501:127.0.0.1:8501 host).",
             file=sys.stderr,
         )
 
     def ready(server: Any) -> None:
-        print(f"rlwatch dashboard: serving {db} (read-only) at {server.url}  (Ctrl+C to stop)", flush=True)
+        print(f"rlwatch dashboard: serving {redact_url(db)} (read-only) at {server.url}  (Ctrl+C to stop)", flush=True)
 
     try:
         serve(db, host, port, on_ready=ready)

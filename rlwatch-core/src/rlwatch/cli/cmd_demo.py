@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     p = subparsers.add_parser("demo", help="watch a simulated GRPO run collapse, live")
     p.add_argument("--log-dir", default="./rlwatch_logs", help="where metrics.db goes (default ./rlwatch_logs)")
     p.add_argument("--run-id", default="", help="run id (default: demo-<time>)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the simulation (default 0)")
     p.add_argument("--delay", type=float, default=0.004, help="seconds between simulated steps")
     p.set_defaults(func=cmd_demo)
 
@@ -26,17 +26,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rlwatch.config import load_config
     from rlwatch.core import RLWatch
     from rlwatch.diagnose import diagnose, render_text
-    from rlwatch.simulate import demo_run
     from rlwatch.storage.reader import StoreReader
+    from rlwatch.testing.demo import demo_run
 
     run_id = args.run_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    cfg = load_config(overrides={"run_id": run_id, "framework": "demo", "storage": {"log_dir": args.log_dir}})
+    # The console channel would print every alert with its full recommendation (19 times for 6 detectors);
+    # the demo prints one line per alert as it happens and each recommendation once, in the diagnosis.
+    cfg = load_config(overrides={"run_id": run_id, "framework": "demo", "storage": {"log_dir": args.log_dir},
+                                 "alerts": {"console": {"enabled": False}}})
     print(f"rlwatch demo: simulating a GRPO run ({run_id}); healthy at first, then it goes wrong.", flush=True)
     monitor = RLWatch(cfg).start()
     sent = 0
     last_step = 0
     for step, metrics in demo_run(seed=args.seed):
-        sent += len(monitor.log_step(step, **metrics))
+        for alert in monitor.log_step(step, **metrics):
+            sent += 1
+            print(f"  ALERT {alert.severity.upper():8} {alert.detector} at step {alert.step}: {alert.message}",
+                  file=sys.stderr, flush=True)
         last_step = step
         if step % 50 == 0:
             print(f"  step {step:4d}  " + "  ".join(
@@ -45,7 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.delay:
             time.sleep(args.delay)
     monitor.stop()
-    print(f"\nrlwatch demo: {last_step + 1} steps, {sent} alerts sent.\n", flush=True)
+    print(f"\nrlwatch demo: {last_step + 1} steps, {sent} alerts sent. The diagnosis, one recommendation per problem:\n", flush=True)
     with StoreReader(cfg.db_path) as reader:
         result = diagnose(reader, run_id)
         if result is not None:

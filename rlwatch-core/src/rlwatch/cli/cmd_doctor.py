@@ -9,7 +9,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from rlwatch import plugins
+from rlwatch import envflags, plugins
 from rlwatch.cli._common import EXIT_OK, EXIT_USAGE, add_db_option
 from rlwatch.config import ConfigError, load_config
 from rlwatch.guard import error_counts
@@ -58,6 +58,28 @@ def _db_health(path: str) -> dict[str, Any]:
     return info
 
 
+def verdict(report: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """``(problems, notes)`` of a doctor report: what is wrong, and what is worth knowing."""
+    problems: list[str] = []
+    notes: list[str] = []
+    if report["config_status"] != "ok":
+        problems.append(f"configuration {report['config_status']}")
+    for rec in report["plugins"]:
+        if rec["status"] == "failed":
+            problems.append(f"plugin {rec['name']!r} failed to load ({rec['detail']})")
+        elif rec["status"] == "disabled":
+            notes.append(f"plugin {rec['name']!r} is disabled ({rec['detail']})")
+    status = str(report["database"].get("status", ""))
+    if status == "damaged" or status.startswith("error"):
+        problems.append(f"database {report['database']['path']}: {status}")
+    errors = sum(report["internal_errors"].values())
+    if errors:
+        problems.append(f"{errors} internal error(s) so far: {', '.join(report['internal_errors'])}")
+    if report["disabled"]:
+        notes.append("RLWATCH_DISABLE is set: monitors record nothing")
+    return problems, notes
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Print the health report."""
     try:
@@ -70,7 +92,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     channels: list[dict[str, Any]] = []
     if config_status == "ok":
         try:
-            for group in plugins.call_each("rlwatch_channels", config=cfg):
+            for group in reversed(plugins.hook().rlwatch_channels(config=cfg)):
                 for channel in group:
                     channels.append(channel.describe())
                     channel.close()
@@ -85,12 +107,23 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "config": config,
         "database": _db_health(db_path),
         "internal_errors": error_counts(),
-        "disabled": os.environ.get("RLWATCH_DISABLE", "") not in ("", "0", "false"),
+        "disabled": envflags.flag(envflags.DISABLE),
     }
+    problems, notes = verdict(report)
+    report = {"verdict": {"ok": not problems, "problems": problems, "notes": notes}, **report}
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
-        print("rlwatch doctor")
+        # The verdict first: most people run doctor to learn whether anything is wrong, not to read versions.
+        if problems:
+            print(f"rlwatch doctor: {len(problems)} problem(s): " + "; ".join(problems))
+        else:
+            alerts_to = ", ".join(str(c.get("name")) for c in report["channels"]) or "no channel"
+            print(f"rlwatch doctor: OK: ready to record ({len(report['detectors'])} detectors; alerts to "
+                  f"{alerts_to}; database {report['database'].get('status')})")
+        for note in notes:
+            print(f"  note: {note}")
+        print("details:")
         print("  versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
         print("  plugins:")
         for rec in report["plugins"]:

@@ -8,8 +8,8 @@ import os
 import sys
 from typing import Any
 
-from rlwatch._config_loader import iter_options
 from rlwatch.cli._common import EXIT_OK, EXIT_USAGE
+from rlwatch.config.reference import iter_options
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report; returns the exit code."""
-    from rlwatch.report import default_filename, write_report
+    from rlwatch.dashboard.report import default_filename, write_report
 
     if dashboard_extra_missing("report"):
         return EXIT_MISSING_EXTRA

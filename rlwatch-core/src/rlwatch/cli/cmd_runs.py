@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     e = subparsers.add_parser("export", help="export a run's metrics as CSV or JSON lines")
     e.add_argument("run", nargs="?", help="run id (default: the most recent run)")
     add_db_option(e)
-    e.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    e.add_argument("--format", choices=("csv", "jsonl"), default="csv",
+                   help="csv (one column per metric, the default) or jsonl (one JSON object per step)")
     e.add_argument("-o", "--output", help="file to write (default: stdout)")
     e.set_defaults(func=cmd_export)
 

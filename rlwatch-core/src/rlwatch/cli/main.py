@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rlwatch._version import __version__
-from rlwatch.cli import cmd_diagnose, cmd_doctor, cmd_init, cmd_runs
+from rlwatch.cli import cmd_diagnose, cmd_doctor, cmd_import, cmd_init, cmd_notify_hint, cmd_runs
 from rlwatch.cli._common import EXIT_USAGE
 from rlwatch.config import ConfigError
 
@@ -29,10 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_runs.register(sub)
     cmd_diagnose.register(sub)
     cmd_doctor.register(sub)
+    cmd_import.register(sub)
     _register_optional(sub)
     from rlwatch import plugins
 
-    plugins.call_each("rlwatch_cli_commands", subparsers=sub)
+    plugins.hook().rlwatch_cli_commands(subparsers=sub)
+    cmd_notify_hint.register_if_missing(sub)
     return parser
 
 

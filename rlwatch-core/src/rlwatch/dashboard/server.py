@@ -85,9 +85,9 @@ class DashboardServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], db_path: Path, plotly_js: Path) -> None:
-        """Bind ``address`` and serve ``db_path`` read-only."""
-        self.db_path = Path(db_path)
+    def __init__(self, address: tuple[str, int], db_path: str | Path, plotly_js: Path) -> None:
+        """Bind ``address`` and serve the store at ``db_path`` (a SQLite file or a team-store URL) read-only."""
+        self.db_path = str(db_path)
         self.plotly_js = Path(plotly_js)
         self.loopback_only = is_loopback(address[0])
         self.cache = PayloadCache()
@@ -101,10 +101,10 @@ class DashboardServer(ThreadingHTTPServer):
         """
 
         def work() -> None:
-            from rlwatch.storage import StoreReader
+            from rlwatch.stores import open_store
 
             try:
-                with StoreReader(str(self.db_path)) as reader:
+                with open_store(self.db_path) as reader:
                     for info in reader.runs()[:max_runs]:
                         key = run_state(info) + metrics_key(None, None, None, DEFAULT_MAX_POINTS)
                         self.cache.get_or_compute(
@@ -211,13 +211,14 @@ class DashboardHandler(BaseHTTPRequestHandler):
         return path
 
     def _api(self, route: str, query: dict[str, list[str]], send_body: bool) -> None:
-        from rlwatch.storage import StoreReader
+        from rlwatch.redaction import redact_url
+        from rlwatch.stores import open_store
 
         if route == "health":
-            health = {"ok": True, "version": __version__, "db": str(self.server.db_path)}
+            health = {"ok": True, "version": __version__, "db": redact_url(self.server.db_path)}
             self._send_json(health, HTTPStatus.OK, send_body)
             return
-        reader = StoreReader(str(self.server.db_path))
+        reader = open_store(self.server.db_path)
         try:
             if route == "runs":
                 payload: Any = data.runs_payload(reader)
@@ -368,7 +369,7 @@ def make_server(db_path: str | Path, host: str = "127.0.0.1", port: int = 8501) 
     """Create (and bind) a dashboard server; call ``serve_forever()`` on it.
 
     Args:
-        db_path: The SQLite file to show (opened read-only per request).
+        db_path: The SQLite file, or a team-store URL, to show (opened read-only per request).
         host: Interface to bind; anything but loopback exposes the runs to
             the network (the CLI warns).
         port: TCP port; 0 picks a free one (see ``server.url``).
@@ -378,10 +379,12 @@ def make_server(db_path: str | Path, host: str = "127.0.0.1", port: int = 8501) 
         FileNotFoundError: ``db_path`` does not exist.
         OSError: The address cannot be bound.
     """
-    db = Path(db_path)
-    if not db.is_file():
-        raise FileNotFoundError(f"no rlwatch database at {db}")
-    return DashboardServer((host, port), db, plotly_js_path())
+    from rlwatch.stores import is_url
+
+    location = str(db_path)
+    if not is_url(location) and not Path(location).is_file():
+        raise FileNotFoundError(f"no rlwatch database at {location}")
+    return DashboardServer((host, port), location, plotly_js_path())
 
 
 def serve(

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import (
-    LevelWatch,
-    coerce_config,
-    k_of_n_rule,
-    level_summary,
-    ratio_alert,
-    validate_high_level,
-)
-from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.detectors.bands import BandOptions, LevelWatch
+from rlwatch.detectors.base import Detector, StepArrays, StepValues
+from rlwatch.detectors.wording import k_of_n_rule, level_summary, ratio_alert
+from rlwatch.hookspecs import hookimpl
 
 RECOMMENDATION = (
     "1) Inspect the rewards/returns of the last batches for outliers or a scale change "
@@ -35,41 +30,16 @@ RECOMMENDATION = (
 
 
 @dataclass
-class AdvantageVarianceConfig(DetectorConfig):
-    """Options of the `advantage_variance` detector.
-
-    Attributes:
-        warning_ratio: Warn when advantage std > this multiple of baseline.
-        critical_ratio: Critical when advantage std > this multiple.
-        min_sigmas: The rise must also exceed this many robust log-sigmas.
-        baseline_window: Number of recent values the baseline median uses.
-        warning_k: Warning needs ``warning_k`` high values within the last
-            ``warning_n`` observations.
-        warning_n: See ``warning_k``.
-        critical_k: Critical needs ``critical_k`` values above the critical
-            band within the last ``critical_n`` observations.
-        critical_n: See ``critical_k``.
-    """
-
-    warning_ratio: float = 3.0
-    critical_ratio: float = 8.0
-    min_sigmas: float = 4.0
-    baseline_window: int = 64
-    warning_k: int = 3
-    warning_n: int = 5
-    critical_k: int = 2
-    critical_n: int = 3
-
-    def validate(self) -> None:
-        """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_high_level(self, "advantage_variance")
+class AdvantageVarianceConfig(BandOptions, warning_ratio=3.0, critical_ratio=8.0, min_sigmas=4.0, baseline_window=64,
+                              warning_k=3, warning_n=5, critical_k=2, critical_n=3):
+    """Options of the `advantage_variance` detector (all of them are `BandOptions`')."""
 
 
-class AdvantageVarianceDetector(Detector):
+class AdvantageVarianceDetector(Detector[AdvantageVarianceConfig]):
     """Advantage std far above its rolling log-scale baseline, persistently."""
 
     id: ClassVar[str] = "advantage_variance"
-    config_class: ClassVar[type[DetectorConfig]] = AdvantageVarianceConfig
+    config_class = AdvantageVarianceConfig
     metrics: ClassVar[tuple[str, ...]] = ("advantage_std",)
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = (
@@ -77,10 +47,9 @@ class AdvantageVarianceDetector(Detector):
         "the advantages array to log_step; GRPO with scale_rewards keeps it near 1"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: AdvantageVarianceConfig | None = None) -> None:
         super().__init__(config)
-        cfg: AdvantageVarianceConfig = coerce_config(config, AdvantageVarianceConfig)
-        self.cfg = cfg
+        cfg = self.config
         self._watch = LevelWatch(
             side="high",
             ratio_warning=cfg.warning_ratio,
@@ -112,9 +81,15 @@ class AdvantageVarianceDetector(Detector):
         sev = self._watch.observe(x)
         if sev == 0:
             return None
-        rule = k_of_n_rule(self.cfg, sev)
+        rule = k_of_n_rule(self.config, sev)
         return [ratio_alert(self, step, sev, "Advantage std", "advantage_std", x, self._watch, rule, RECOMMENDATION)]
 
     def summary(self) -> dict[str, float]:
         """Baseline, log-sigma and the current thresholds."""
         return level_summary(self._watch)
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[AdvantageVarianceConfig]]]:
+    """Register `advantage_variance`."""
+    return [AdvantageVarianceDetector]

@@ -16,14 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import (
-    Persistence,
-    coerce_config,
-    require,
-    validate_common,
-    validate_k_of_n,
-)
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.hookspecs import hookimpl
+from rlwatch.options import require, require_k_of_n
+from rlwatch.stats.robust import Persistence
 
 if TYPE_CHECKING:
     pass
@@ -62,21 +58,21 @@ class DegenerateGroupsConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "degenerate_groups")
+        super().validate()
         require(
             0.0 < self.warning_fraction <= self.critical_fraction <= 1.0,
             "degenerate_groups: need 0 < warning_fraction <= critical_fraction <= 1, got "
             f"{self.warning_fraction}, {self.critical_fraction}",
         )
         require(self.tolerance >= 0.0, "degenerate_groups.tolerance must be >= 0")
-        validate_k_of_n(self.window_k, self.window_n, "degenerate_groups.window")
+        require_k_of_n(self.window_k, self.window_n, "degenerate_groups.window")
 
 
-class DegenerateGroupsDetector(Detector):
+class DegenerateGroupsDetector(Detector[DegenerateGroupsConfig]):
     """Sustained high fraction of zero-reward-variance groups."""
 
     id: ClassVar[str] = "degenerate_groups"
-    config_class: ClassVar[type[DetectorConfig]] = DegenerateGroupsConfig
+    config_class = DegenerateGroupsConfig
     metrics: ClassVar[tuple[str, ...]] = ("frac_reward_zero_std",)
     arrays: ClassVar[tuple[str, ...]] = ("rewards",)
     missing_hint: ClassVar[str] = (
@@ -84,10 +80,9 @@ class DegenerateGroupsDetector(Detector):
         "'frac_reward_zero_std', or pass rewards as a 2-D array (groups x samples)"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: DegenerateGroupsConfig | None = None) -> None:
         super().__init__(config)
-        cfg: DegenerateGroupsConfig = coerce_config(config, DegenerateGroupsConfig)
-        self.cfg = cfg
+        cfg = self.config
         self._warn_at = cfg.warning_fraction
         self._warn = Persistence(cfg.window_k, cfg.window_n)
         self._crit = Persistence(cfg.window_k, cfg.window_n)
@@ -104,14 +99,14 @@ class DegenerateGroupsDetector(Detector):
             import numpy as np  # deferred: keeps `import rlwatch` light (already loaded: r is an ndarray)
 
             # NaN spreads compare False: a group with a NaN reward is not counted
-            f = np.count_nonzero(np.ptp(r, axis=1) <= self.cfg.tolerance) / r.shape[0]
+            f = np.count_nonzero(np.ptp(r, axis=1) <= self.config.tolerance) / r.shape[0]
         if f - f != 0.0:
             return None
         self._n += 1
         self.last_fraction = f
         if f < self._warn_at:
             return None
-        cfg = self.cfg
+        cfg = self.config
         t = self._n
         if t <= cfg.warmup_steps:
             return None
@@ -136,7 +131,13 @@ class DegenerateGroupsDetector(Detector):
         """The last fraction seen and the thresholds."""
         return {
             "last_fraction": self.last_fraction,
-            "warning_at": self.cfg.warning_fraction,
-            "critical_at": self.cfg.critical_fraction,
+            "warning_at": self.config.warning_fraction,
+            "critical_at": self.config.critical_fraction,
             "observations": float(self._n),
         }
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[DegenerateGroupsConfig]]]:
+    """Register `degenerate_groups`."""
+    return [DegenerateGroupsDetector]

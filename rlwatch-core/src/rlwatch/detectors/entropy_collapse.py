@@ -18,14 +18,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import (
-    LevelWatch,
-    coerce_config,
-    require,
-    validate_common,
-    validate_k_of_n,
-)
+from rlwatch.detectors.bands import LevelWatch
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.hookspecs import hookimpl
+from rlwatch.options import require, require_k_of_n
 
 RECOMMENDATION = (
     "1) Read recent samples: a collapsed policy repeats one answer or template; if so, "
@@ -70,7 +66,7 @@ class EntropyCollapseConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "entropy_collapse")
+        super().validate()
         require(
             0.0 < self.critical_ratio < self.warning_ratio < 1.0,
             "entropy_collapse: need 0 < critical_ratio < warning_ratio < 1, got "
@@ -79,15 +75,15 @@ class EntropyCollapseConfig(DetectorConfig):
         require(self.min_drop_sigmas >= 0.0, "entropy_collapse.min_drop_sigmas must be >= 0")
         require(self.absolute_floor >= 0.0, "entropy_collapse.absolute_floor must be >= 0")
         require(self.baseline_window >= 8, "entropy_collapse.baseline_window must be >= 8")
-        validate_k_of_n(self.warning_k, self.warning_n, "entropy_collapse.warning")
-        validate_k_of_n(self.critical_k, self.critical_n, "entropy_collapse.critical")
+        require_k_of_n(self.warning_k, self.warning_n, "entropy_collapse.warning")
+        require_k_of_n(self.critical_k, self.critical_n, "entropy_collapse.critical")
 
 
-class EntropyCollapseDetector(Detector):
+class EntropyCollapseDetector(Detector[EntropyCollapseConfig]):
     """Policy entropy far below its learned baseline or under an absolute floor."""
 
     id: ClassVar[str] = "entropy_collapse"
-    config_class: ClassVar[type[DetectorConfig]] = EntropyCollapseConfig
+    config_class = EntropyCollapseConfig
     metrics: ClassVar[tuple[str, ...]] = ("entropy",)
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = (
@@ -95,10 +91,9 @@ class EntropyCollapseDetector(Detector):
         "'entropy'; otherwise pass entropy=... to log_step)"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: EntropyCollapseConfig | None = None) -> None:
         super().__init__(config)
-        cfg: EntropyCollapseConfig = coerce_config(config, EntropyCollapseConfig)
-        self.cfg = cfg
+        cfg = self.config
         floor = cfg.absolute_floor if cfg.absolute_floor > 0.0 else math.nan
         self._watch = LevelWatch(
             side="low",
@@ -127,7 +122,7 @@ class EntropyCollapseDetector(Detector):
         return [self._alert(step, x, sev)]
 
     def _alert(self, step: int, x: float, sev: int) -> Alert:
-        cfg = self.cfg
+        cfg = self.config
         w = self._watch
         base = w.median
         if sev == 2:
@@ -156,3 +151,9 @@ class EntropyCollapseDetector(Detector):
             "critical_below": w.critical_edge,
             "observations": float(w.n),
         }
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[EntropyCollapseConfig]]]:
+    """Register `entropy_collapse`."""
+    return [EntropyCollapseDetector]

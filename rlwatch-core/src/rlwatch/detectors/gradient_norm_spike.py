@@ -15,16 +15,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import (
-    LevelWatch,
-    coerce_config,
-    level_summary,
-    ratio_alert,
-    require,
-    validate_common,
-    validate_k_of_n,
-)
+from rlwatch.detectors.bands import LevelWatch
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.detectors.wording import level_summary, ratio_alert
+from rlwatch.hookspecs import hookimpl
+from rlwatch.options import require, require_k_of_n
 
 RECOMMENDATION = (
     "1) Make sure gradient clipping is on (max_grad_norm around 1.0) and look at the "
@@ -65,7 +60,7 @@ class GradientNormSpikeConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "gradient_norm_spike")
+        super().validate()
         require(
             1.0 < self.warning_ratio < self.critical_ratio,
             "gradient_norm_spike: need 1 < warning_ratio < critical_ratio, got "
@@ -79,14 +74,14 @@ class GradientNormSpikeConfig(DetectorConfig):
         )
         require(self.min_sigmas >= 0.0, "gradient_norm_spike.min_sigmas must be >= 0")
         require(self.baseline_window >= 8, "gradient_norm_spike.baseline_window must be >= 8")
-        validate_k_of_n(self.sustained_k, self.sustained_n, "gradient_norm_spike.sustained")
+        require_k_of_n(self.sustained_k, self.sustained_n, "gradient_norm_spike.sustained")
 
 
-class GradientNormSpikeDetector(Detector):
+class GradientNormSpikeDetector(Detector[GradientNormSpikeConfig]):
     """Gradient norm persistently or wildly above its rolling log-scale baseline."""
 
     id: ClassVar[str] = "gradient_norm_spike"
-    config_class: ClassVar[type[DetectorConfig]] = GradientNormSpikeConfig
+    config_class = GradientNormSpikeConfig
     metrics: ClassVar[tuple[str, ...]] = ("grad_norm",)
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = (
@@ -94,10 +89,9 @@ class GradientNormSpikeDetector(Detector):
         "logs 'grad_norm'; clip_grad_norm_ returns it) or pass grad_norm=... to log_step"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: GradientNormSpikeConfig | None = None) -> None:
         super().__init__(config)
-        cfg: GradientNormSpikeConfig = coerce_config(config, GradientNormSpikeConfig)
-        self.cfg = cfg
+        cfg = self.config
         self._watch = LevelWatch(
             side="high",
             ratio_warning=cfg.warning_ratio,
@@ -126,7 +120,7 @@ class GradientNormSpikeDetector(Detector):
         sev = self._watch.observe(x)
         if sev == 0:
             return None
-        cfg = self.cfg
+        cfg = self.config
         w = self._watch
         single = x / w.reference() >= (cfg.spike_critical_ratio if sev == 2 else cfg.spike_warning_ratio)
         rule = (
@@ -140,3 +134,9 @@ class GradientNormSpikeDetector(Detector):
     def summary(self) -> dict[str, float]:
         """Baseline, log-sigma and the current thresholds."""
         return level_summary(self._watch, edge_prefix="sustained_")
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[GradientNormSpikeConfig]]]:
+    """Register `gradient_norm_spike`."""
+    return [GradientNormSpikeDetector]

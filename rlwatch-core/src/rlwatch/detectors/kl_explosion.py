@@ -18,16 +18,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import (
-    LevelWatch,
-    coerce_config,
-    k_of_n_rule,
-    level_summary,
-    ratio_alert,
-    require,
-    validate_high_level,
-)
-from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.detectors.bands import BandOptions, LevelWatch
+from rlwatch.detectors.base import Detector, StepArrays, StepValues
+from rlwatch.detectors.wording import k_of_n_rule, level_summary, ratio_alert
+from rlwatch.hookspecs import hookimpl
+from rlwatch.options import option, require
 
 RECOMMENDATION = (
     "1) Stop or pause and keep the last checkpoint before the jump; a runaway KL rarely "
@@ -41,41 +36,20 @@ RECOMMENDATION = (
 
 
 @dataclass
-class KLExplosionConfig(DetectorConfig):
-    """Options of the `kl_explosion` detector.
+class KLExplosionConfig(BandOptions, warning_ratio=4.0, critical_ratio=10.0, min_sigmas=3.0, baseline_window=64,
+                        warning_k=3, warning_n=5, critical_k=2, critical_n=3):
+    """Options of the `kl_explosion` detector (the band options are `BandOptions`')."""
 
-    Attributes:
-        warning_ratio: Warn when KL > this multiple of the baseline.
-        critical_ratio: Critical when KL > this multiple of the baseline.
-        spike_critical_ratio: A single value above this multiple is critical
-            at once (0 disables).
-        min_sigmas: The rise must also exceed this many robust standard
-            deviations of log KL (guards very noisy runs).
-        min_kl: KL values below this count as this value (nats): tiny early
-            KL does not make tiny thresholds.
-        baseline_window: Number of recent values the baseline median uses.
-        warning_k: Warning needs ``warning_k`` high values within the last
-            ``warning_n`` observations.
-        warning_n: See ``warning_k``.
-        critical_k: Critical needs ``critical_k`` values above the critical
-            band within the last ``critical_n`` observations.
-        critical_n: See ``critical_k``.
-    """
-
-    warning_ratio: float = 4.0
-    critical_ratio: float = 10.0
-    spike_critical_ratio: float = 100.0
-    min_sigmas: float = 3.0
-    min_kl: float = 0.02
-    baseline_window: int = 64
-    warning_k: int = 3
-    warning_n: int = 5
-    critical_k: int = 2
-    critical_n: int = 3
+    spike_critical_ratio: float = option(
+        100.0, "A single value above this multiple of the baseline is critical at once (0 disables)."
+    )
+    min_kl: float = option(
+        0.02, "KL values below this count as this value (nats): tiny early KL does not make tiny thresholds."
+    )
 
     def validate(self) -> None:
-        """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_high_level(self, "kl_explosion")
+        """Raise `rlwatch.errors.ConfigError` for impossible values."""
+        super().validate()
         require(
             self.spike_critical_ratio == 0.0 or self.spike_critical_ratio > 1.0,
             "kl_explosion.spike_critical_ratio must be 0 (off) or > 1",
@@ -83,11 +57,11 @@ class KLExplosionConfig(DetectorConfig):
         require(self.min_kl > 0.0, "kl_explosion.min_kl must be > 0")
 
 
-class KLExplosionDetector(Detector):
+class KLExplosionDetector(Detector[KLExplosionConfig]):
     """KL far above its rolling log-scale baseline, persistently."""
 
     id: ClassVar[str] = "kl_explosion"
-    config_class: ClassVar[type[DetectorConfig]] = KLExplosionConfig
+    config_class = KLExplosionConfig
     metrics: ClassVar[tuple[str, ...]] = ("kl_divergence",)
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = (
@@ -95,10 +69,9 @@ class KLExplosionDetector(Detector):
         "trainers log an approximate KL; or pass kl_divergence=... to log_step"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: KLExplosionConfig | None = None) -> None:
         super().__init__(config)
-        cfg: KLExplosionConfig = coerce_config(config, KLExplosionConfig)
-        self.cfg = cfg
+        cfg = self.config
         self._floor = cfg.min_kl
         self._watch = LevelWatch(
             side="high",
@@ -131,11 +104,15 @@ class KLExplosionDetector(Detector):
         return [self._alert(step, x, sev)]
 
     def _alert(self, step: int, x: float, sev: int) -> Alert:
-        rule = k_of_n_rule(self.cfg, sev)
-        alert: Alert = ratio_alert(self, step, sev, "KL divergence", "kl_divergence", x, self._watch, rule,
-                                   RECOMMENDATION)
-        return alert
+        rule = k_of_n_rule(self.config, sev)
+        return ratio_alert(self, step, sev, "KL divergence", "kl_divergence", x, self._watch, rule, RECOMMENDATION)
 
     def summary(self) -> dict[str, float]:
         """Baseline, log-sigma and the current thresholds."""
         return level_summary(self._watch)
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[KLExplosionConfig]]]:
+    """Register `kl_explosion`."""
+    return [KLExplosionDetector]

@@ -22,15 +22,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import (
-    LevelWatch,
-    Persistence,
-    coerce_config,
-    require,
-    validate_common,
-    validate_k_of_n,
-)
+from rlwatch.detectors.bands import LevelWatch
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.hookspecs import hookimpl
+from rlwatch.options import require, require_k_of_n
+from rlwatch.stats.robust import Persistence
 
 COLLAPSE_RECOMMENDATION = (
     "1) Read recent completions: empty or one-line answers mean the policy found that "
@@ -86,7 +82,7 @@ class LengthPathologyConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "length_pathology")
+        super().validate()
         require(
             0.0 < self.collapse_critical_ratio < self.collapse_ratio < 1.0,
             "length_pathology: need 0 < collapse_critical_ratio < collapse_ratio < 1",
@@ -102,14 +98,14 @@ class LengthPathologyConfig(DetectorConfig):
             "length_pathology.saturation_fraction must be in (0, 1]",
         )
         require(self.baseline_window >= 8, "length_pathology.baseline_window must be >= 8")
-        validate_k_of_n(self.window_k, self.window_n, "length_pathology.window")
+        require_k_of_n(self.window_k, self.window_n, "length_pathology.window")
 
 
-class LengthPathologyDetector(Detector):
+class LengthPathologyDetector(Detector[LengthPathologyConfig]):
     """Completion length collapsing below baseline, or saturating the limit."""
 
     id: ClassVar[str] = "length_pathology"
-    config_class: ClassVar[type[DetectorConfig]] = LengthPathologyConfig
+    config_class = LengthPathologyConfig
     metrics: ClassVar[tuple[str, ...]] = ("completion_length", "completion_clipped_ratio")
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = (
@@ -117,10 +113,9 @@ class LengthPathologyDetector(Detector):
         "'completions/mean_length' and 'completions/clipped_ratio', or pass them to log_step"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: LengthPathologyConfig | None = None) -> None:
         super().__init__(config)
-        cfg: LengthPathologyConfig = coerce_config(config, LengthPathologyConfig)
-        self.cfg = cfg
+        cfg = self.config
         self._length = LevelWatch(
             side="low",
             ratio_warning=cfg.collapse_ratio,
@@ -161,12 +156,12 @@ class LengthPathologyDetector(Detector):
         at_limit = x is not None and x >= self._sat_length
         if c is not None:
             self.last_clipped = c
-        if at_limit or (c is not None and c >= self.cfg.clipped_warning):
+        if at_limit or (c is not None and c >= self.config.clipped_warning):
             return self._saturation(step, c, x, at_limit)
         return None
 
     def _collapse_alert(self, step: int, x: float, sev: int) -> Alert:
-        cfg = self.cfg
+        cfg = self.config
         w = self._length
         base = w.median
         return self.alert(
@@ -179,7 +174,7 @@ class LengthPathologyDetector(Detector):
         )
 
     def _saturation(self, step: int, c: float | None, length: float | None, at_limit: bool) -> list[Alert] | None:
-        cfg = self.cfg
+        cfg = self.config
         t = self._t
         if t <= cfg.warmup_steps:
             return None
@@ -213,6 +208,12 @@ class LengthPathologyDetector(Detector):
             "length_baseline": w.median,
             "length_warning_below": w.warning_edge,
             "last_clipped_ratio": self.last_clipped,
-            "clipped_warning_at": self.cfg.clipped_warning,
+            "clipped_warning_at": self.config.clipped_warning,
             "observations": float(w.n),
         }
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[LengthPathologyConfig]]]:
+    """Register `length_pathology`."""
+    return [LengthPathologyDetector]

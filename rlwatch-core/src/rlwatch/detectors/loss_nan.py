@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import coerce_config, require, validate_common
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.hookspecs import hookimpl
 from rlwatch.metrics import CANONICAL_ARRAYS, CANONICAL_SCALARS
+from rlwatch.options import require
 
 RECOMMENDATION = (
     "1) Stop the run (or let it restart) from the last checkpoint with finite metrics: "
@@ -50,7 +51,7 @@ class LossNaNConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "loss_nan")
+        super().validate()
         for key in ("watch", "ignore"):
             for name in getattr(self, key):
                 require(
@@ -59,11 +60,11 @@ class LossNaNConfig(DetectorConfig):
                 )
 
 
-class LossNaNDetector(Detector):
+class LossNaNDetector(Detector[LossNaNConfig]):
     """Any non-finite canonical metric: critical on the first step it appears."""
 
     id: ClassVar[str] = "loss_nan"
-    config_class: ClassVar[type[DetectorConfig]] = LossNaNConfig
+    config_class = LossNaNConfig
     metrics: ClassVar[tuple[str, ...]] = ("loss", "grad_norm", "kl_divergence", "entropy")
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = (
@@ -71,10 +72,9 @@ class LossNaNDetector(Detector):
         "grad_norm (TRL masks NaN in the logged loss, it shows in grad_norm)"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: LossNaNConfig | None = None) -> None:
         super().__init__(config)
-        cfg: LossNaNConfig = coerce_config(config, LossNaNConfig)
-        self.cfg = cfg
+        cfg = self.config
         ignore = set(cfg.ignore)
         scalars = tuple(cfg.watch) if cfg.watch else CANONICAL_SCALARS
         arrays = tuple(cfg.watch) if cfg.watch else CANONICAL_ARRAYS
@@ -105,7 +105,7 @@ class LossNaNDetector(Detector):
                     nonfinite = int(a.size - np.count_nonzero(np.isfinite(a)))
                     if nonfinite:
                         bad[f"{name}_nonfinite_count"] = float(nonfinite)
-        if not bad or self._n <= self.cfg.warmup_steps:
+        if not bad or self._n <= self.config.warmup_steps:
             return None
         if self.first_bad_step is None:
             self.first_bad_step = step
@@ -127,3 +127,9 @@ class LossNaNDetector(Detector):
             "first_bad_step": math.nan if self.first_bad_step is None else float(self.first_bad_step),
             "observations": float(self._n),
         }
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[LossNaNConfig]]]:
+    """Register `loss_nan`."""
+    return [LossNaNDetector]

@@ -29,14 +29,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import (
-    LevelWatch,
-    coerce_config,
-    require,
-    validate_common,
-    validate_k_of_n,
-)
+from rlwatch.detectors.bands import LevelWatch
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.hookspecs import hookimpl
+from rlwatch.options import require, require_k_of_n
 
 if TYPE_CHECKING:
     pass
@@ -103,13 +99,13 @@ class RewardHackingConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "reward_hacking")
+        super().validate()
         require(
             1.0 < self.spread_warning_ratio < self.spread_critical_ratio,
             "reward_hacking: need 1 < spread_warning_ratio < spread_critical_ratio",
         )
         require(self.min_sigmas >= 0.0, "reward_hacking.min_sigmas must be >= 0")
-        validate_k_of_n(self.spread_k, self.spread_n, "reward_hacking.spread")
+        require_k_of_n(self.spread_k, self.spread_n, "reward_hacking.spread")
         require(self.dip_every >= 1, "reward_hacking.dip_every must be >= 1")
         require(
             0.0 < self.dip_critical_p <= self.dip_warning_p <= self.dip_suspect_p < 1.0,
@@ -132,11 +128,11 @@ class RewardHackingConfig(DetectorConfig):
         require(self.baseline_window >= 8, "reward_hacking.baseline_window must be >= 8")
 
 
-class RewardHackingDetector(Detector):
+class RewardHackingDetector(Detector[RewardHackingConfig]):
     """Reward distribution within a step turns multimodal or its spread explodes."""
 
     id: ClassVar[str] = "reward_hacking"
-    config_class: ClassVar[type[DetectorConfig]] = RewardHackingConfig
+    config_class = RewardHackingConfig
     metrics: ClassVar[tuple[str, ...]] = ()
     arrays: ClassVar[tuple[str, ...]] = ("rewards",)
     missing_hint: ClassVar[str] = (
@@ -144,10 +140,9 @@ class RewardHackingDetector(Detector):
         "log_step (2-D groups x samples for GRPO); the TRL adapter does this itself"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: RewardHackingConfig | None = None) -> None:
         super().__init__(config)
-        cfg: RewardHackingConfig = coerce_config(config, RewardHackingConfig)
-        self.cfg = cfg
+        cfg = self.config
         common: dict[str, Any] = {
             "ratio_warning": cfg.spread_warning_ratio,
             "ratio_critical": cfg.spread_critical_ratio,
@@ -197,7 +192,7 @@ class RewardHackingDetector(Detector):
                 return None
             s = float(r.sum())
         self._n += 1
-        cfg = self.cfg
+        cfg = self.config
         check = self._n >= self._dip_due or self._suspect or self._few_valued is None
         if check:
             self._dip_due = self._n + cfg.dip_every
@@ -226,7 +221,7 @@ class RewardHackingDetector(Detector):
         return out or None
 
     def _dip_check(self, step: int, r: Any, n: int) -> Alert | None:
-        cfg = self.cfg
+        cfg = self.config
         if self._dip is None:
             from rlwatch.stats import dip_test
 
@@ -292,3 +287,9 @@ class RewardHackingDetector(Detector):
             "dip_tests": float(self.dip_tests),
             "observations": float(self._n),
         }
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[RewardHackingConfig]]]:
+    """Register `reward_hacking`."""
+    return [RewardHackingDetector]

@@ -24,15 +24,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import (
-    Persistence,
-    RollingBaseline,
-    coerce_config,
-    require,
-    trend_statistics,
-    validate_common,
-)
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.hookspecs import hookimpl
+from rlwatch.options import require
+from rlwatch.stats.robust import Persistence, RollingBaseline
+from rlwatch.stats.trend import trend_statistics
 
 RECOMMENDATION = (
     "1) Read recent samples and rewards: a falling reward after progress often means the "
@@ -84,7 +80,7 @@ class RewardMeanDriftConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "reward_mean_drift")
+        super().validate()
         require(self.trend_window >= 8, "reward_mean_drift.trend_window must be >= 8")
         require(
             self.baseline_window >= max(self.trend_window, self.long_trend_window),
@@ -108,21 +104,20 @@ class RewardMeanDriftConfig(DetectorConfig):
         require(self.confirm >= 1, "reward_mean_drift.confirm must be >= 1")
 
 
-class RewardMeanDriftDetector(Detector):
+class RewardMeanDriftDetector(Detector[RewardMeanDriftConfig]):
     """Sustained decline of the mean reward (Mann-Kendall + Theil-Sen, gated O(1))."""
 
     id: ClassVar[str] = "reward_mean_drift"
-    config_class: ClassVar[type[DetectorConfig]] = RewardMeanDriftConfig
+    config_class = RewardMeanDriftConfig
     metrics: ClassVar[tuple[str, ...]] = ("reward_mean",)
     arrays: ClassVar[tuple[str, ...]] = ("rewards",)
     missing_hint: ClassVar[str] = (
         "no reward_mean logged; pass reward_mean=... or the per-sample rewards array to log_step (TRL logs 'reward')"
     )
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: RewardMeanDriftConfig | None = None) -> None:
         super().__init__(config)
-        cfg: RewardMeanDriftConfig = coerce_config(config, RewardMeanDriftConfig)
-        self.cfg = cfg
+        cfg = self.config
         self._level = RollingBaseline(window=cfg.baseline_window, refresh=32, min_count=8)
         self._alpha = cfg.ewma_alpha
         # sd of the EWMA relative to the per-step noise (white-noise approx.)
@@ -156,7 +151,7 @@ class RewardMeanDriftDetector(Detector):
         return self._trend(step, x)
 
     def _set_gate(self) -> None:
-        cfg = self.cfg
+        cfg = self.config
         level = self._level
         if level.count < cfg.warmup_steps:
             # the next refresh comes exactly at the end of warmup
@@ -178,7 +173,7 @@ class RewardMeanDriftDetector(Detector):
         self._gate = level.median - cfg.precheck_sigmas * self._ewma_sd * noise
 
     def _trend(self, step: int, x: float) -> list[Alert] | None:
-        cfg = self.cfg
+        cfg = self.config
         history = self._level.values()
         best: tuple[bool, float, float, int] | None = None
         # short window: fast on steep declines; long window: slower declines
@@ -236,3 +231,9 @@ class RewardMeanDriftDetector(Detector):
             "last_theil_sen_slope": self.last_slope,
             "observations": float(self._level.count),
         }
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[RewardMeanDriftConfig]]]:
+    """Register `reward_mean_drift`."""
+    return [RewardMeanDriftDetector]

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors._robust import RollingBaseline, coerce_config, require, validate_common
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.hookspecs import hookimpl
+from rlwatch.options import require
+from rlwatch.stats.robust import RollingBaseline
 
 RECOMMENDATION = (
     "1) Check the process is alive and where it waits: py-spy dump --pid <pid> (or the "
@@ -61,7 +63,7 @@ class StalledConfig(DetectorConfig):
 
     def validate(self) -> None:
         """Raise `rlwatch.config.ConfigError` for impossible values."""
-        validate_common(self, "stalled")
+        super().validate()
         require(self.timeout_seconds >= 0.0, "stalled.timeout_seconds must be >= 0 (0: learn)")
         require(self.min_timeout_seconds > 0.0, "stalled.min_timeout_seconds must be > 0")
         require(self.interval_multiplier >= 1.0, "stalled.interval_multiplier must be >= 1")
@@ -76,19 +78,17 @@ def _interactive() -> bool:
     return "ipykernel" in sys.modules or hasattr(sys, "ps1") or bool(sys.flags.interactive)
 
 
-class StalledDetector(Detector):
+class StalledDetector(Detector[StalledConfig]):
     """No new step for longer than a timeout learned from the run's step interval."""
 
     id: ClassVar[str] = "stalled"
-    config_class: ClassVar[type[DetectorConfig]] = StalledConfig
+    config_class = StalledConfig
     metrics: ClassVar[tuple[str, ...]] = ()
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = ""
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: StalledConfig | None = None) -> None:
         super().__init__(config)
-        cfg: StalledConfig = coerce_config(config, StalledConfig)
-        self.cfg = cfg
         self._intervals = RollingBaseline(window=64, refresh=4, min_count=3)
         self._last_step: int | None = None
         self._since = math.nan  # clock time of the last observed progress
@@ -102,7 +102,7 @@ class StalledDetector(Detector):
 
     def timeout(self) -> float:
         """Current warning timeout in seconds (nan while still learning)."""
-        cfg = self.cfg
+        cfg = self.config
         if cfg.timeout_seconds > 0.0:
             return cfg.timeout_seconds
         if self._steps_seen < max(cfg.warmup_steps, 1) or not self._intervals.ready:
@@ -121,7 +121,7 @@ class StalledDetector(Detector):
             self._progress(now, last_step)
             return None
         waited = now - self._since
-        if self.cfg.timeout_seconds == 0.0 and _interactive():
+        if self.config.timeout_seconds == 0.0 and _interactive():
             # In a notebook or REPL the process outlives the training loop, so
             # "no new step" usually means "training finished", not "hung".
             # Only an explicit timeout_seconds alerts there.
@@ -129,7 +129,7 @@ class StalledDetector(Detector):
         limit = self.timeout()
         if not waited >= limit:  # also False while limit is nan
             return None
-        cfg = self.cfg
+        cfg = self.config
         critical = waited >= cfg.critical_factor * limit
         level = 2 if critical else 1
         if level <= self._alerted:
@@ -172,3 +172,9 @@ class StalledDetector(Detector):
             "longest_pause": self._longest_pause,
             "timeout_seconds": self.timeout(),
         }
+
+
+@hookimpl
+def rlwatch_detectors() -> list[type[Detector[StalledConfig]]]:
+    """Register `stalled`."""
+    return [StalledDetector]

@@ -1,0 +1,73 @@
+"""Writing queued metric rows: bounded transactions of large multi-row upserts.
+
+A backlog is committed in pieces (`TXN_ROWS` rows or `TXN_SECONDS`), so a
+SIGKILL loses at most the piece in flight; rows go in many thousand per
+statement because sqlite3 releases the GIL around each statement and a
+CPU-bound training thread makes every re-acquire cost up to a switch
+interval.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from itertools import chain
+from typing import Any
+
+from rlwatch.storage.layout import bind_rows, nan_rows, upsert_sql
+from rlwatch.storage.run_records import RunBook
+
+TXN_ROWS = 50_000
+"""Rows per transaction at most: a backlog is committed in pieces (a SIGKILL loses one piece at most)."""
+TXN_SECONDS = 0.25
+"""Time per transaction at most, for the same reason."""
+ROWS_PER_STATEMENT = 4096
+
+Key = tuple[str, tuple[str, ...], bool]
+"""(run_id, metric names, has NaN): rows of one key share one statement shape."""
+Work = list[tuple[Key, list[tuple[Any, ...]]]]
+"""Queued rows, grouped by key, in the order they must be written."""
+
+
+def insert_work(
+    conn: sqlite3.Connection, book: RunBook, work: Work, max_variables: int
+) -> tuple[dict[str, tuple[int, int]], int]:
+    """Insert whole work entries (the first in pieces if huge) until the transaction's budget is spent.
+
+    Returns:
+        The step range written per run, and how many entries of `work` were
+        consumed (the caller removes them once the transaction commits).
+    """
+    deadline = time.monotonic() + TXN_SECONDS
+    budget = TXN_ROWS
+    touched: dict[str, tuple[int, int]] = {}
+    consumed = 0
+    while consumed < len(work):
+        if consumed and (budget <= 0 or time.monotonic() > deadline):
+            break
+        (run_id, names, has_nan), rows = work[consumed]
+        if len(rows) > TXN_ROWS:
+            # A huge entry: this piece now, the rest in the next transaction.
+            work.insert(consumed + 1, ((run_id, names, has_nan), rows[TXN_ROWS:]))
+            rows = rows[:TXN_ROWS]
+            work[consumed] = ((run_id, names, has_nan), rows)
+        run = book.get(conn, run_id)
+        layout = run.layout
+        assert layout is not None
+        plans = layout.plan(conn, names)
+        whole = len(plans) == 1 and len(plans[0].positions) == len(names)
+        for plan in plans:
+            bound = nan_rows(rows, plan) if has_nan else bind_rows(rows, plan, whole)
+            width = len(bound[0])
+            per = max(1, min(ROWS_PER_STATEMENT, max_variables // width))
+            for start in range(0, len(bound), per):
+                chunk = bound[start:start + per]
+                conn.execute(upsert_sql(layout.run_pk, plan, has_nan, len(chunk)),
+                             list(chain.from_iterable(chunk)))
+        lo = min(r[0] for r in rows)
+        hi = max(r[0] for r in rows)
+        old = touched.get(run_id)
+        touched[run_id] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
+        budget -= len(rows)
+        consumed += 1
+    return touched, consumed
