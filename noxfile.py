@@ -26,8 +26,8 @@ for module in sorted((ROOT / "noxsessions").glob("*.py")):
 # What plain `nox` (and so CI) runs, cheapest first so that a broken basic
 # check fails fast. Sessions not (yet) defined are left out.
 _CI_ORDER = [
-    "lint", "types", "core", "docs", "notify", "dashboard", "jax", "lightning", "trl", "rllib",
-    "quality", "reliability", "bench", "demo",
+    "lint", "types", "core", "docs", "notify", "dashboard", "postgres", "importers", "jax", "lightning", "trl",
+    "verl", "rllib", "quality", "reliability", "bench", "demo",
 ]
 _defined = set(nox.registry.get())
 nox.options.sessions = [name for name in _CI_ORDER if name in _defined]

@@ -32,9 +32,11 @@ NEEDS = {
     "bench_jax.py": ("jax", "rlwatch_jax"),
     "bench_trl_startup.py": ("rlwatch_trl",),
     "bench_notify.py": ("rlwatch_notify",),
+    "bench_postgres.py": ("rlwatch_postgres",),
 }
 SESSION = {"bench_dashboard.py": "nox -s dashboard", "bench_jax.py": "nox -s jax",
-           "bench_trl_startup.py": "nox -s trl", "bench_notify.py": "nox -s notify"}
+           "bench_trl_startup.py": "nox -s trl", "bench_notify.py": "nox -s notify",
+           "bench_postgres.py": "nox -s bench (with rlwatch-postgres)"}
 
 
 def _run(python: str, steps: int) -> dict[str, object]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import pathlib
+import shutil
 
 import nox
 
@@ -23,3 +25,14 @@ def install_with_torch(session: nox.Session, *packages: str) -> None:
     """
     session.install(TORCH)
     session.install("-c", str(TORCH_CONSTRAINTS), *packages)
+
+
+def ensure_postgresql(session: nox.Session) -> None:
+    """Install Debian's PostgreSQL server with apt-get when its binaries are missing (CI runs as root)."""
+    if glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return
+    if shutil.which("apt-get") is None:
+        session.error("PostgreSQL server binaries are missing and apt-get is not available: install postgresql")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql", external=True, env=env)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import nox
 
-from noxsessions._common import PYTHON, ROOT
+from noxsessions._common import PYTHON, ROOT, ensure_postgresql
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Print benchmark numbers; compare with benchmarks/baseline.json and 0.5.1."""
-    session.install(str(ROOT / "rlwatch-core"), str(ROOT / "rlwatch-notify"))
+    ensure_postgresql(session)  # the team-store benchmark runs a throwaway local server
+    session.install(str(ROOT / "rlwatch-core"), str(ROOT / "rlwatch-notify"), str(ROOT / "rlwatch-postgres"))
     seed_venv = session.create_tmp() + "/rlwatch-0.5.1"
     # 0.5.1 installs the same import name, so it gets a virtualenv of its own.
     session.run("python", "-m", "venv", "--clear", seed_venv)

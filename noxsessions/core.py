@@ -29,15 +29,17 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy, strict on rlwatch-core."""
     session.install("mypy>=1.10", "types-PyYAML", "types-requests", str(ROOT / "rlwatch-core"),
-                    str(ROOT / "rlwatch-notify"))
+                    str(ROOT / "rlwatch-notify"), str(ROOT / "rlwatch-postgres"))
     session.run("mypy", "--strict", str(ROOT / "rlwatch-core" / "src" / "rlwatch"))
     session.run("mypy", "--strict", str(ROOT / "rlwatch-notify" / "src" / "rlwatch_notify"))
+    session.run("mypy", "--strict", str(ROOT / "rlwatch-postgres" / "src" / "rlwatch_postgres"))
     # The adapters, without their (multi-GB) frameworks installed: framework types are Any here,
     # so subclassing them and their untyped decorators are allowed; everything else is strict.
     # Each adapter's own session environment has the framework for a full check.
     session.run("mypy", "--strict", "--disable-error-code=misc", "--disable-error-code=untyped-decorator",
                 "--disable-error-code=unused-ignore",
-                *(str(ROOT / f"rlwatch-{n}" / "src" / f"rlwatch_{n}") for n in ("trl", "lightning", "rllib", "jax")))
+                *(str(ROOT / f"rlwatch-{n}" / "src" / f"rlwatch_{n}")
+                  for n in ("trl", "lightning", "rllib", "jax", "verl")))
 
 
 @nox.session(python=PYTHON)

@@ -32,7 +32,9 @@ DOCS_DEPS = ("mkdocs==1.6.1", "mkdocs-material==9.8.1", "pymdown-extensions==13.
 def docs(session: nox.Session) -> None:
     """Build the docs site (strict, offline) and run the docs tests."""
     # One pip call: one resolver run. The dashboard extra is there for `rlwatch report` examples.
-    session.install(*DOCS_DEPS, f"{ROOT / 'rlwatch-core'}[dashboard]", str(ROOT / "rlwatch-notify"))
+    # rlwatch-postgres too: its `rlwatch sync` command belongs in the generated CLI reference.
+    session.install(*DOCS_DEPS, f"{ROOT / 'rlwatch-core'}[dashboard]", str(ROOT / "rlwatch-notify"),
+                    str(ROOT / "rlwatch-postgres"))
     site = os.path.abspath(session.create_tmp()) + "/site"  # absolute: the tests run in temp folders
     # NO_MKDOCS_2_WARNING: mkdocs-material's end-of-life banner is advice, not a build problem.
     env = {"NO_MKDOCS_2_WARNING": "1"}

@@ -48,9 +48,13 @@ def _isolated_monitors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     yield
+    from rlwatch import logsink
     from rlwatch.api import _reset_for_tests
 
     _reset_for_tests()
+    # rlwatch's own log records are handled on a background thread: deliver this test's
+    # records while this test's log capture is still in place, not into the next test's.
+    logsink.flush(2.0)
 
 
 @pytest.fixture

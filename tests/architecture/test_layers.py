@@ -15,18 +15,18 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from import_graph import ROOT, Edge, cycles, graph, modules_of  # noqa: E402 - a helper beside this file
+from import_graph import ROOT, Edge, cycles, graph, modules_of
 
 CORE_LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("leaves", ("rlwatch._version", "rlwatch.errors", "rlwatch.alerts", "rlwatch.metrics", "rlwatch.guard",
                 "rlwatch.envflags", "rlwatch.coerce", "rlwatch.options", "rlwatch.redaction", "rlwatch.hookspecs",
-                "rlwatch.derive", "rlwatch.intake", "rlwatch.logsink", "rlwatch.stats", "rlwatch.stats.*", "rlwatch.keymaps",
-                "rlwatch.keymaps.*")),
+                "rlwatch.derive", "rlwatch.intake", "rlwatch.logsink", "rlwatch.offload", "rlwatch.stats",
+                "rlwatch.stats.*", "rlwatch.keymaps", "rlwatch.keymaps.*")),
     ("components", ("rlwatch.detectors", "rlwatch.detectors.*", "rlwatch.channels", "rlwatch.channels.*",
                     "rlwatch.storage", "rlwatch.storage.*", "rlwatch.alert_manager", "rlwatch.distributed",
-                    "rlwatch.analysis")),
+                    )),
     ("registry and config", ("rlwatch.builtins", "rlwatch.plugins", "rlwatch.config", "rlwatch.config.*")),
-    ("spine", ("rlwatch.core", "rlwatch.api", "rlwatch.assembly", "rlwatch.process", "rlwatch.replication",
+    ("spine", ("rlwatch.core", "rlwatch.api", "rlwatch.assembly", "rlwatch.alerting", "rlwatch.process", "rlwatch.replication",
                "rlwatch.integration", "rlwatch.stores")),
     ("readers and entry points", ("rlwatch", "rlwatch.__main__", "rlwatch.cli", "rlwatch.cli.*",
                                   "rlwatch.dashboard", "rlwatch.dashboard.*", "rlwatch.diagnose",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import rlwatch
+from rlwatch import logsink
 from rlwatch.config import RLWatchConfig, StorageConfig
 from rlwatch.core import RLWatch
 from rlwatch.storage import StoreReader
@@ -30,6 +31,7 @@ def test_log_step_before_attach_warns_once(caplog: pytest.LogCaptureFixture) -> 
     with caplog.at_level(logging.WARNING, logger="rlwatch"):
         assert rlwatch.log_step(0, entropy=1.0) == []
         assert rlwatch.log_step(1, entropy=1.0) == []
+    logsink.flush()  # rlwatch logs from a background thread
     assert sum("before rlwatch.attach" in r.message for r in caplog.records) == 1
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rlwatch
+from rlwatch import logsink
 from rlwatch.coerce import UNUSABLE, to_array, to_float, to_step
 from rlwatch.storage import StoreReader
 
@@ -92,8 +93,9 @@ def test_bad_values_are_counted_and_warned_once(log_dir: Path, db_path: Path, ca
         m.log_step(-3, loss=1.0)
         m.log_step(2, loss=1.0)  # backwards
     m.stop()
+    logsink.flush()  # rlwatch logs from a background thread
     messages = [r.message for r in caplog.records]
-    assert sum("'loss'" in msg for msg in messages) == 1
+    assert sum("'loss'" in msg for msg in messages) == 1, messages
     assert any("step=None" in msg for msg in messages)
     assert any("not after the previous step" in msg for msg in messages)
     with StoreReader(str(db_path)) as r:

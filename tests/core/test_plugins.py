@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import rlwatch
-from rlwatch import hookimpl, hookspecs, plugins
+from rlwatch import hookimpl, hookspecs, logsink, plugins
 from rlwatch.storage import StoreReader
 
 INSTALLED = os.environ.get("RLWATCH_TEST_PLUGINS_INSTALLED") == "1"
@@ -98,6 +98,7 @@ def test_lifecycle_alert_framework_rank_and_adapt_hooks(log_dir: Path, recorder:
 
 def test_unknown_trainer_warns(log_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     rlwatch.attach(log_dir=str(log_dir), run_id="unknown", trainer=object())
+    logsink.flush()  # rlwatch logs from a background thread
     assert "no installed adapter knows object" in caplog.text
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import rlwatch
-from rlwatch import hookimpl, plugins
+from rlwatch import hookimpl, logsink, plugins
 
 SECRET = "sk-live-SECRET-8f3a9c"
 
@@ -64,6 +64,7 @@ def test_secret_never_stored_or_logged(section_plugin: None, log_dir: Path, db_p
         m = rlwatch.attach(log_dir=str(log_dir), run_id="secret")
         m.log_step(0, loss=float("nan"), entropy="bad")
         m.stop()
+    logsink.flush()  # rlwatch logs from a background thread
     assert SECRET not in caplog.text
     raw = db_path.read_bytes() + b"".join(p.read_bytes() for p in log_dir.iterdir() if p != db_path)
     assert SECRET.encode() not in raw

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import rlwatch
+from rlwatch import logsink
 from rlwatch.storage import SCHEMA_VERSION, StoreReader
 from rlwatch.storage.migrations import ensure_schema
 
@@ -328,6 +329,7 @@ def test_rows_that_cannot_be_buffered_are_counted_and_announced(
         run = r.run("overflow")
         assert run is not None
         assert run.n_steps + run.dropped_rows == 1000 and run.dropped_rows > 0
+    logsink.flush()  # rlwatch logs from a background thread
     assert any("were dropped" in rec.getMessage() for rec in caplog.records)
 
 

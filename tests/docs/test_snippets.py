@@ -125,8 +125,8 @@ BASH = [b for b in BLOCKS if _is_rlwatch_commands(b)]
 
 
 def _config_roots() -> set[str]:
-    from rlwatch.plugins import section_classes as plugin_sections
     from rlwatch.config import RLWatchConfig
+    from rlwatch.plugins import section_classes as plugin_sections
 
     roots = {f.name for f in dataclasses.fields(RLWatchConfig) if not f.metadata.get("internal")}
     roots |= {path.split(".")[0] for path in plugin_sections()}

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rlwatch_jax
 from conftest import StoredRun
+from rlwatch import logsink
 from rlwatch.core import RLWatch
 
 STEPS = 240
@@ -166,5 +167,6 @@ def test_watch_passes_an_unexpected_output_through_and_logs_nothing(
 
     with caplog.at_level("WARNING", logger="rlwatch"):
         assert float(not_a_train_step(jnp.float32(2.0))) == 4.0
+    logsink.flush()  # rlwatch logs from a background thread
     assert "not_a_train_step returned" in caplog.text and "not (state, metrics_dict)" in caplog.text
     assert finish().steps == []

@@ -14,6 +14,7 @@ import pytest
 import rlwatch
 import rlwatch_jax
 from conftest import StoredRun, read_run
+from rlwatch import logsink
 from rlwatch.config import ConfigError, load_config
 from rlwatch.core import RLWatch
 
@@ -216,6 +217,7 @@ def test_metric_values_that_are_not_numbers_are_skipped_with_a_warning(
     assert run.steps == [0]
     assert run.metrics["loss"].tolist() == [1.0]
     assert run.metrics["nested/value_loss"].tolist() == [2.0]
+    logsink.flush()  # rlwatch logs from a background thread
     assert "'note' is not numeric" in caplog.text
 
 

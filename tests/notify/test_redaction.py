@@ -6,6 +6,7 @@ import logging
 import socket
 
 import pytest
+from rlwatch import logsink
 from rlwatch_notify.channels.slack import SlackChannel
 from rlwatch_notify.config import SlackConfig
 from rlwatch_notify.redact import redact_headers, redact_url, register_secret, scrub
@@ -41,6 +42,7 @@ def test_debug_logs_of_the_http_library_never_show_the_webhook_path(http_server,
     channel = SlackChannel(SlackConfig(webhook_url=http_server.url(secret_path), **fast))
     with caplog.at_level(logging.DEBUG):
         channel.send(make_alert(), context)
+    logsink.flush()  # rlwatch logs from a background thread
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "POST" in text  # urllib3 did log the request line...
     assert "LOGSECRET123" not in text  # ...with the secret path scrubbed

@@ -17,12 +17,11 @@ def run_py(code: str, *args: str, timeout: float = 120, **kw: Any) -> subprocess
 
 
 def value_types(db: Path) -> set[str]:
-    """Every SQLite storage class found in the metrics table's value columns."""
+    """Every SQLite storage class found in the value columns of the metric rows."""
     conn = sqlite3.connect(db)
-    cols = [r[0] for r in conn.execute("SELECT col FROM metric_columns")]
     types: set[str] = set()
-    for col in cols:
-        types |= {t for (t,) in conn.execute(f"SELECT DISTINCT typeof({col}) FROM metrics")}
+    for slot in range(32):
+        types |= {t for (t,) in conn.execute(f"SELECT DISTINCT typeof(v{slot}) FROM metric_rows")}
     conn.close()
     return types
 

@@ -22,45 +22,54 @@ WRITER = f"""
 import sys, time, rlwatch
 m = rlwatch.attach(log_dir=sys.argv[1], run_id=sys.argv[2], flush_interval_seconds={FLUSH},
                    alerts={{"console": {{"enabled": False}}}})
+pause = float(sys.argv[3])
 print("ready", flush=True)
 i = 0
 while True:
-    m.log_step(i, loss=1.0, entropy=2.0, reward_mean=0.5, grad_norm=1.0)
-    if i % 50 == 0:
-        print(i, flush=True)
+    m.log_step(i, loss=1.0, entropy=2.0, reward_mean=0.5, grad_norm=1.0, kl_divergence=0.01, learning_rate=1e-5,
+               clip_fraction=0.1, reward_std=0.2)
     i += 1
-    time.sleep(0.0005)
+    if pause:
+        time.sleep(pause)
 """
+LOOPS = {
+    # A CPU-bound loop that never sleeps: ~100k steps/s, the writer must still get its turn.
+    "tight": 0.0,
+    # A training step of a few milliseconds (a small model on a GPU).
+    "realistic": 0.005,
+}
 
 
-def test_fifty_sigkills(tmp_path: Path, record: Any) -> None:
+@pytest.mark.parametrize("loop", list(LOOPS))
+def test_twenty_sigkills_lose_at_most_the_flush_interval(tmp_path: Path, record: Any, loop: str) -> None:
+    """Kill -9 at random moments: what is lost is what was logged in the last flush interval, no more."""
     rng = random.Random(1234)
-    lost_steps: list[int] = []
     lost_seconds: list[float] = []
-    for k in range(50):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"kill{k}"], stdout=subprocess.PIPE,
-                                text=True)
+    stored_counts: list[int] = []
+    for k in range(20):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"{loop}{k}", str(LOOPS[loop])],
+                                stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        t_start = time.monotonic()
-        deadline = t_start + rng.uniform(0.05, 1.2)
-        printed = 0
-        while time.monotonic() < deadline:
-            printed = int(proc.stdout.readline())
-        rate = max(printed, 1) / max(time.monotonic() - t_start, 1e-3)
+        ready_at = time.time()
+        time.sleep(rng.uniform(0.3, 4.0))
         proc.send_signal(signal.SIGKILL)
+        killed_at = time.time()
         proc.wait()
         db = tmp_path / "metrics.db"
         assert integrity(db) == "ok"
         with StoreReader(str(db)) as r:
-            steps = [int(s) for s in r.metrics(f"kill{k}")["step"]]
+            steps = [int(s) for s in r.metrics(f"{loop}{k}")["step"]]
+            walls = [row["wall_time"] for row in r.iter_rows(f"{loop}{k}", start=max(steps[-1] - 5, 0))] \
+                if steps else []
         assert steps == list(range(len(steps)))  # no holes: whole transactions only
-        lost = max(0, printed - len(steps))
-        lost_steps.append(lost)
-        lost_seconds.append(lost / rate)
-    record(tried="50 SIGKILLs of a writing process at random moments (flush interval 0.2 s)", kills=50,
-           integrity_ok=50, max_lost_steps=max(lost_steps), max_lost_seconds=max(lost_seconds))
-    # at most one flush interval (+ scheduling slack on a loaded 2-core machine) is lost
-    assert max(lost_seconds) <= FLUSH + 0.5
+        # what was logged after the last stored row (or since logging began, if nothing was stored yet)
+        lost_seconds.append(killed_at - (max(walls) if walls else ready_at))
+        stored_counts.append(len(steps))
+    record(tried=f"20 SIGKILLs of a {loop} training loop at random moments (flush interval {FLUSH} s)", kills=20,
+           integrity_ok=20, min_stored_rows=min(stored_counts), max_stored_rows=max(stored_counts),
+           worst_lost_seconds=max(lost_seconds), median_lost_seconds=sorted(lost_seconds)[10])
+    # the promise: a SIGKILL loses at most the flush interval (+ 0.5 s of scheduling slack on 2 busy cores)
+    assert max(lost_seconds) <= FLUSH + 0.5, lost_seconds
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -92,7 +101,7 @@ def webhook() -> Any:
 @pytest.mark.parametrize(("ending", "status"), [
     ("sys.exit(0)", "finished"),
     ("raise RuntimeError('crash right after the alert')", "crashed"),
-    ("os.kill(os.getpid(), signal.SIGTERM); time.sleep(5)", "crashed"),
+    ("os.kill(os.getpid(), signal.SIGTERM); time.sleep(5)", "interrupted"),
     ("m.stop()", "finished"),
 ])
 def test_endings_flush_and_deliver(tmp_path: Path, record: Any, webhook: str, ending: str, status: str) -> None:

@@ -137,6 +137,10 @@ def test_file_size_limit_hit_then_lifted(tmp_path: Path, record: Any) -> None:
            stored=len(steps), error_lines=out.stderr.count("cannot write to"), worst_log_step_ms=worst * 1e3,
            integrity=integrity(tmp_path / "metrics.db"))
     assert out.stderr.count("cannot write to") == 1, out.stderr[-2000:]
+    # The real cause is named: SQLite rolls back by itself on a full disk, and a second ROLLBACK
+    # used to replace it with "cannot rollback - no transaction is active".
+    assert "cannot rollback" not in out.stderr
+    assert "disk is full" in out.stderr or "disk I/O error" in out.stderr, out.stderr[-2000:]
     assert "works again" in out.stderr
     assert steps == list(range(40001))
     assert integrity(tmp_path / "metrics.db") == "ok"
@@ -210,3 +214,85 @@ def test_corrupt_file_at_start(tmp_path: Path, record: Any) -> None:
     assert err.count("cannot write to") == 1
     assert db.read_bytes() == original  # we never "repair" (destroy) a user's file
     shutil.copy(db, tmp_path / "kept.db")
+
+
+# A run whose storage fails from the first to the last step: nothing may vanish without a word.
+WHOLE_RUN = """
+import logging, os, resource, signal, sys, time, rlwatch
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+if sys.argv[2] == "fsize":
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))  # no file can grow at all
+m = rlwatch.attach(log_dir=sys.argv[1], run_id="doomed", flush_interval_seconds=0.1,
+                   alerts={"console": {"enabled": False}})
+for i in range(3000):
+    m.log_step(i, loss=1.0, entropy=2.0)
+m.log_step(3000, loss=float("nan"))  # one alert too
+t0 = time.monotonic()
+m.stop()
+print("stopped", time.monotonic() - t0, flush=True)
+"""
+
+
+def _whole_run(tmp_path: Path, log_dir: Path, how: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", WHOLE_RUN, str(log_dir), how], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env})
+
+
+@pytest.mark.parametrize("how", ["corrupt", "newer-schema", "read-only-folder"])
+def test_a_store_that_fails_all_run_long_goes_to_an_announced_fallback(tmp_path: Path, record: Any, how: str) -> None:
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    db = log_dir / "metrics.db"
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    if how == "corrupt":
+        db.write_bytes(b"this is not a database" * 500)
+    elif how == "newer-schema":
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA user_version = 99")
+        conn.execute("CREATE TABLE runs(x)")
+        conn.commit()
+        conn.close()
+    before = db.read_bytes() if db.exists() else None
+    unwritable = how == "read-only-folder"
+    if unwritable:
+        _make_unwritable(log_dir)
+    try:
+        out = _whole_run(tmp_path, log_dir, how, TMPDIR=str(temp))
+    finally:
+        if unwritable:
+            _make_writable(log_dir)
+    assert out.returncode == 0, out.stderr[-3000:]
+    stop_seconds = float(out.stdout.split()[1])
+    # the fallback is named in the log, and holds the whole run, closed
+    sibling = log_dir / "metrics.fallback.db"
+    fallbacks = [sibling] if sibling.exists() else list((temp / "rlwatch-fallback").glob("*.db"))
+    assert len(fallbacks) == 1, out.stderr[-3000:]
+    fallback = fallbacks[0]
+    assert str(fallback) in out.stderr and "instead" in out.stderr
+    with StoreReader(str(fallback)) as r:
+        run = r.run("doomed")
+        stored = len(r.metrics("doomed")["step"])
+        alerts = r.alerts("doomed")
+    record(tried=f"storage fails all run long ({how}): the writer moves to a fallback file at the end",
+           rows=3001, stored_in_fallback=stored, alerts=len(alerts), fallback=fallback.name,
+           stop_seconds=stop_seconds)
+    assert run is not None and run.status == "finished" and stored == 3001
+    assert [a.detector for a in alerts] == ["loss_nan"]
+    if before is not None:
+        assert db.read_bytes() == before  # the user's file is never "repaired" (destroyed)
+    assert stop_seconds < 15
+
+
+def test_when_nothing_can_be_written_the_loss_is_said_exactly(tmp_path: Path, record: Any) -> None:
+    """RLIMIT_FSIZE 0: no file anywhere can grow; stop() says how many rows and alerts were lost, and why."""
+    out = _whole_run(tmp_path, tmp_path / "logs", "fsize", TMPDIR=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    lost = [line for line in out.stderr.splitlines() if "LOST" in line]
+    record(tried="no file can be written at all (RLIMIT_FSIZE 0): the loss is reported", message=lost[:1])
+    assert len(lost) == 1, out.stderr[-3000:]
+    assert "LOST 3001 rows and 1 alerts" in lost[0] and "doomed: 3001 rows" in lost[0]
+    # the real error from the disk, not "cannot rollback - no transaction is active"
+    assert any(why in lost[0].lower() for why in ("disk is full", "too large", "disk i/o error")), lost[0]
+    assert "cannot rollback" not in out.stderr

@@ -22,12 +22,12 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from rlwatch import plugins, process
+from rlwatch import logsink, plugins, process
 from rlwatch.alert_manager import AlertManager
+from rlwatch.alerting import AlertPipeline
 from rlwatch.alerts import Alert
 from rlwatch.assembly import build_channels, build_detectors, generate_run_id, run_row
-from rlwatch.channels.base import Delivery, RunContext
-from rlwatch.channels.dispatcher import Dispatcher
+from rlwatch.channels.base import RunContext
 from rlwatch.coerce import UNUSABLE, to_float
 from rlwatch.config import RLWatchConfig
 from rlwatch.detectors.base import Detector
@@ -36,7 +36,8 @@ from rlwatch.errors import ConfigError
 from rlwatch.guard import report, swallow
 from rlwatch.intake import Intake
 from rlwatch.replication import acquire_replicator, release_replicator
-from rlwatch.storage.writer import StoreWriter, get_writer, release_writer
+from rlwatch.storage.shared import get_writer, release_writer
+from rlwatch.storage.writer import StoreWriter
 
 logger = logging.getLogger("rlwatch")
 
@@ -56,7 +57,19 @@ class RLWatch:
     writing to the same file share one writer thread.
     """
 
-    def __init__(self, config: RLWatchConfig | None = None) -> None:
+    def __init__(self, config: RLWatchConfig | None = None, *, source: str = "", source_path: str = "") -> None:
+        """A monitor for the run of `config` (not started: see `start`).
+
+        Args:
+            config: The configuration (defaults when None).
+            source: For a replay of existing logs (``rlwatch import``): the
+                format name, recorded on the run. A replay runs every
+                statistic synchronously, stores a row without ``wall_time``
+                with no wall time (not the replay's clock), takes the run's
+                start and end times from the rows, and waits for storage
+                instead of dropping rows when it falls behind.
+            source_path: For a replay: the file or folder it reads.
+        """
         self.config = config if config is not None else RLWatchConfig()
         self.run_id = self.config.run_id
         self.run_uid = ""
@@ -67,21 +80,20 @@ class RLWatch:
         self.world_size = 1
         self.db_path = os.path.abspath(self.config.db_path)
         self.framework = self.config.framework
-        self.source = ""
-        self.source_path = ""
+        self.source = source
+        self.source_path = source_path
+        self.replay = bool(source)
+        self._walls: list[float] = []  # first and last wall time of a replay's rows
         self._pid = os.getpid()
         self._writer: StoreWriter | None = None
         self._replicator_key: tuple[str, str] | None = None
         self._detectors: list[Detector[Any]] = []
         self._timed: list[Detector[Any]] = []
-        self._manager: AlertManager | None = None
-        self._dispatcher: Dispatcher | None = None
+        self._alerts: AlertPipeline | None = None
         self._context = RunContext(run_id=self.run_id)
         self._every = max(1, int(self.config.log_every_n_steps))
         self._calls = 0
         self._intake = Intake()
-        self._next_alert_id = 1
-        self._alert_lock = threading.Lock()
         self._skipped_pushed: dict[str, int] = {}
         self._timer: threading.Thread | None = None
         self._timer_stop = threading.Event()
@@ -114,6 +126,9 @@ class RLWatch:
         if cfg.disable:
             logger.info("rlwatch is disabled (RLWATCH_DISABLE / disable: true); nothing is recorded")
             return
+        # From here on rlwatch's own warnings are written by a background thread: a blocked
+        # stderr must never stop the training loop.
+        logsink.install()
         hook = plugins.hook()
         detected = hook.rlwatch_detect_rank() if cfg.distributed.rank < 0 else None
         self.rank, self.world_size = resolve_rank(cfg.distributed.rank, cfg.distributed.world_size, detected)
@@ -132,23 +147,27 @@ class RLWatch:
                                    db_path=self.db_path)
         channels = build_channels(cfg)
         self._detectors = build_detectors(cfg)
+        for det in self._detectors:
+            det.set_background(not self.replay)
         self._timed = [d for d in self._detectors if type(d).check_time is not Detector.check_time]
         cooldowns = {d.id: int(d.config.cooldown_steps) for d in self._detectors}
-        self._manager = AlertManager(cfg.alerts.max_alerts_per_run, cooldowns)
         self._writer = get_writer(self.db_path, cfg.storage.flush_interval_seconds, cfg.storage.queue_max_rows)
         self.run_uid = uuid.uuid4().hex
         row = run_row(cfg, self.run_id, self.run_uid, self.rank, self.world_size, self.source, self.source_path)
         resume = self._writer.open_run(row, timeout=10.0)
+        first_alert_id = 1
         if resume is not None and resume.existed:
-            self._next_alert_id = resume.max_alert_id + 1
+            first_alert_id = resume.max_alert_id + 1
             self.run_uid = resume.run_uid or self.run_uid
             logger.info("rlwatch: resuming run %r (last stored step %s)", self.run_id, resume.last_step)
         elif resume is None:
             # The store did not answer (locked, read-only, ...): alert ids must still be unique.
-            self._next_alert_id = int(time.time()) * 1000
+            first_alert_id = int(time.time()) * 1000
+        manager = AlertManager(cfg.alerts.max_alerts_per_run, cooldowns)
+        self._alerts = AlertPipeline(self.run_id, manager, self._writer, first_alert_id)
         if cfg.storage.url:
             self._replicator_key = acquire_replicator(cfg.storage.url, self.db_path)
-        self._dispatcher = Dispatcher(channels, self._context, self._record_delivery, cfg.alerts.dispatch_queue_size)
+        self._alerts.open_channels(channels, self._context, cfg.alerts.dispatch_queue_size)
         self.active = True
         process.track(self)
         self._timer = threading.Thread(target=self._timer_loop, name="rlwatch-timer", daemon=True)
@@ -163,28 +182,54 @@ class RLWatch:
             reason: Why, in a few words (an exit code, a signal, an exception type).
         """
         with swallow("RLWatch.stop"):
-            with self._lock:
-                if self.stopped or not self.active or os.getpid() != self._pid:
-                    self.stopped = True
-                    self.active = False
-                    return
-                self.stopped = True
-            self._timer_stop.set()
+            if not self._begin_closing():
+                return
             # Hooks first, while the monitor still accepts steps: adapters drain
             # work in flight here (rlwatch-jax waits for its JAX callbacks).
             plugins.hook().rlwatch_run_finished(monitor=self, status=status)
             self.active = False
-            if self._dispatcher is not None:
-                self._dispatcher.close(self.config.alerts.exit_flush_timeout_seconds, status)
+            if self._alerts is not None:
+                self._alerts.close(self.config.alerts.exit_flush_timeout_seconds, status)
             writer = self._writer
             if writer is not None:
                 self._push_state(final=True)
-                writer.put_run_update(self.run_id, status=status, ended_at=time.time(), end_reason=reason or None)
+                times: dict[str, float] = {"ended_at": time.time()}
+                if self.replay and self._walls:
+                    times = {"started_at": self._walls[0], "ended_at": self._walls[-1]}
+                writer.put_run_update(self.run_id, status=status, end_reason=reason or None, **times)
                 writer.release_run(self.run_id)
-                release_writer(writer, timeout=10.0)
-            if self._replicator_key is not None:
-                release_replicator(self._replicator_key)
-            process.untrack(self)
+            self._release()
+            logsink.flush(0.5)
+
+    def discard(self) -> None:
+        """Stop and delete this run and everything recorded for it (a replay that failed half way). Never raises."""
+        with swallow("RLWatch.discard"):
+            if not self._begin_closing():
+                return
+            self.active = False
+            if self._alerts is not None:
+                self._alerts.close(0.0, None)
+            if self._writer is not None:
+                self._writer.discard_run(self.run_id)
+            self._release()
+
+    def _begin_closing(self) -> bool:
+        """Mark the monitor stopped; False when there is nothing to close (already stopped, a forked copy)."""
+        with self._lock:
+            closing = not (self.stopped or not self.active or os.getpid() != self._pid)
+            self.stopped = True
+            if not closing:
+                self.active = False
+        self._timer_stop.set()
+        return closing
+
+    def _release(self) -> None:
+        """Give back the shared writer and replicator (the last user flushes and stops them)."""
+        if self._writer is not None:
+            release_writer(self._writer, timeout=10.0)
+        if self._replicator_key is not None:
+            release_replicator(self._replicator_key)
+        process.untrack(self)
 
     def deactivate(self) -> None:
         """Stop recording in this process without touching storage (a forked child's copy of a monitor)."""
@@ -266,7 +311,7 @@ class RLWatch:
             report("RLWatch.log_step", exc)
             return []
 
-    def _ingest(self, step: Any, raw: Mapping[str, Any], wall_time: float, detect: bool = True) -> list[Alert]:
+    def _ingest(self, step: Any, raw: Mapping[str, Any], wall_time: float | None, detect: bool = True) -> list[Alert]:
         read = self._intake.read(step, raw)
         if read is None:
             return []
@@ -287,33 +332,7 @@ class RLWatch:
             writer.put_step(self.run_id, st, wall_time, values, repeated)
         if alerts is None:
             return []
-        return self._handle_alerts(alerts)
-
-    # -- alerts ---------------------------------------------------------------------
-
-    def _handle_alerts(self, alerts: list[Alert]) -> list[Alert]:
-        out: list[Alert] = []
-        manager, writer, dispatcher = self._manager, self._writer, self._dispatcher
-        hook = plugins.hook()
-        for alert in alerts:
-            with self._alert_lock:
-                alert.alert_id = self._next_alert_id
-                self._next_alert_id += 1
-            alert.run_id = self.run_id
-            status, reason = manager.decide(alert) if manager is not None else ("sent", "")
-            if writer is not None:
-                writer.put_alert(self.run_id, alert, status, reason)
-            if status == "sent":
-                out.append(alert)
-                if dispatcher is not None:
-                    dispatcher.dispatch(alert)
-            hook.rlwatch_alert(alert=alert, status=status, reason=reason, monitor=self)
-        return out
-
-    def _record_delivery(self, alert: Alert, channel: str, delivery: Delivery) -> None:
-        if self._writer is not None:
-            self._writer.put_delivery(self.run_id, alert.alert_id, channel, delivery.status,
-                                      delivery.attempts, delivery.detail)
+        return self._alerts.handle(alerts, self) if self._alerts is not None else []
 
     def _timer_loop(self) -> None:
         next_state = time.monotonic() + _STATE_EVERY_SECONDS
@@ -338,8 +357,8 @@ class RLWatch:
                 continue
             if got:
                 found.extend(got)
-        if found:
-            self._handle_alerts(found)
+        if found and self._alerts is not None:
+            self._alerts.handle(found, self)
 
     def _push_state(self, final: bool = False) -> None:
         """Hand the detectors' baselines and the skip counters to storage (timer thread, and at stop)."""
@@ -374,6 +393,9 @@ class RLWatch:
         if not self.active:
             return 0
         n = 0
+        for det in self._detectors:
+            det.set_background(False)  # bulk history and replays: exact, synchronous statistics
+        writer = self._writer
         try:
             for row in rows:
                 if not isinstance(row, Mapping):
@@ -384,12 +406,26 @@ class RLWatch:
                     step = metrics.pop("step", None)
                     wall = metrics.pop("wall_time", None)
                     wall_f = to_float(wall) if wall is not None else UNUSABLE
-                    self._ingest(step, metrics, wall_f if isinstance(wall_f, float) else time.time(), detect)
+                    if isinstance(wall_f, float):
+                        when: float | None = wall_f
+                        if self.replay:
+                            if self._walls:
+                                self._walls[1] = wall_f
+                            else:
+                                self._walls = [wall_f, wall_f]
+                    else:
+                        when = None if self.replay else time.time()
+                    self._ingest(step, metrics, when, detect)
                     n += 1
+                    if self.replay and writer is not None and n % 1024 == 0 and writer.crowded():
+                        writer.flush(60.0)  # a replay waits for storage; a training loop never would
                 except Exception as exc:  # noqa: BLE001 - one bad row is skipped
                     report("RLWatch.log_metrics.row", exc)
         except Exception as exc:  # noqa: BLE001 - e.g. an iterator that raises
             report("RLWatch.log_metrics", exc)
+        finally:
+            for det in self._detectors:
+                det.set_background(True)
         return n
 
     def detector_summaries(self) -> dict[str, dict[str, float]]:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
+from rlwatch.errors import ConfigError
+
 logger = logging.getLogger("rlwatch")
 
 _P = ParamSpec("_P")
@@ -77,11 +79,15 @@ def report(where: str, exc: BaseException) -> None:
 def swallow(where: str) -> Iterator[None]:
     """Run the block; log and swallow any ``Exception`` it raises.
 
-    ``KeyboardInterrupt`` and ``SystemExit`` are not ``Exception`` and pass
-    through untouched: they belong to the user.
+    Passes through untouched: ``KeyboardInterrupt`` and ``SystemExit`` (not
+    ``Exception``: they belong to the user), and `rlwatch.errors.ConfigError`,
+    the user's own bad configuration, which must reach them at the setup call
+    that raised it (contract: bad configuration fails loudly).
     """
     try:
         yield
+    except ConfigError:
+        raise
     except Exception as exc:  # noqa: BLE001 - this is the boundary
         report(where, exc)
 
@@ -94,6 +100,8 @@ def guarded(where: str, default: Any = None) -> Callable[[Callable[_P, _R]], Cal
         def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             try:
                 return func(*args, **kwargs)
+            except ConfigError:
+                raise
             except Exception as exc:  # noqa: BLE001 - this is the boundary
                 report(where, exc)
                 return default  # type: ignore[no-any-return]

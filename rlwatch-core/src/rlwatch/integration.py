@@ -53,11 +53,15 @@ class MonitorLease:
         """True when steps logged into this monitor are recorded."""
         return self.monitor.active
 
-    def release(self, status: str = "finished", flush_timeout: float = 5.0) -> None:
-        """End the lease: stop an owned monitor with `status`, flush a borrowed one. Never raises."""
+    def release(self, status: str = "finished", reason: str = "", flush_timeout: float = 5.0) -> None:
+        """End the lease: stop an owned monitor with `status` (and `reason`), flush a borrowed one. Never raises.
+
+        Statuses: ``finished``, ``failed`` (a non-zero exit code), ``crashed``
+        (an exception), ``interrupted`` (Ctrl-C, SIGTERM).
+        """
         with swallow("integration.release"):
             if self.owned:
-                self.monitor.stop(status)
+                self.monitor.stop(status, reason)
                 _owned.discard(self.monitor)
             elif self.monitor.active:
                 self.monitor.flush(flush_timeout)

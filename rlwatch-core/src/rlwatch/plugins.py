@@ -7,8 +7,9 @@ isolate plugins from each other: a raising implementation would abort the
 whole call. So when a plugin is registered, each of its hook implementations
 is wrapped in the boundary guard: an exception is logged (`rlwatch.guard`)
 and that implementation answers None, so the others still run.
-`rlwatch.errors.ConfigError` is the one exception that passes: bad
-configuration must reach the user at setup time.
+`rlwatch.errors.ConfigError` and `rlwatch.errors.StoreError` pass: bad
+configuration must reach the user at setup time, and a store that cannot
+be read must say why.
 
 Loading: the built-in plugins (`rlwatch.builtins`) first, then every entry
 point of the ``rlwatch`` group, each on its own, so one that fails to import
@@ -30,7 +31,7 @@ import pluggy
 
 from rlwatch import envflags, hookspecs
 from rlwatch.builtins import BUILTIN_PLUGINS
-from rlwatch.errors import ConfigError
+from rlwatch.errors import ConfigError, StoreError
 from rlwatch.guard import report
 
 if TYPE_CHECKING:
@@ -127,8 +128,8 @@ def _guarded(function: Callable[..., Any], where: str) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         try:
             return function(*args)
-        except ConfigError:
-            raise
+        except (ConfigError, StoreError):
+            raise  # bad configuration, an unreadable store: the user must see these, not a log line
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the others
             report(where, exc)
             return None

@@ -51,7 +51,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.delay:
             time.sleep(args.delay)
     monitor.stop()
-    print(f"\nrlwatch demo: {last_step + 1} steps, {sent} alerts sent. The diagnosis, one recommendation per problem:\n", flush=True)
+    print(f"\nrlwatch demo: {last_step + 1} steps, {sent} alerts sent. "
+          "The diagnosis, one recommendation per problem:\n", flush=True)
     with StoreReader(cfg.db_path) as reader:
         result = diagnose(reader, run_id)
         if result is not None:

@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--step-key", metavar="KEY",
                    help="column holding the training step in JSONL/CSV files (default: train/global_step, "
                         "global_step, step or _step, the first found)")
+    p.add_argument("--logging-steps", type=int, default=1, metavar="N",
+                   help="for console logs whose lines carry no step (the dicts a transformers Trainer prints): "
+                        "the trainer's logging_steps, so rows are numbered N, 2N, ... (default: 1)")
     add_db_option(p)
     p.add_argument("--config", metavar="FILE",
                    help="rlwatch.yaml whose detector settings apply (default: $RLWATCH_CONFIG or ./rlwatch.yaml)")
@@ -67,6 +70,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         options = ImportOptions(
             db=args.db, run_id=args.run_id, format=args.format, keymap=args.keymap,
             overrides=parse_overrides(args.overrides), step_key=args.step_key, force=args.force,
+            logging_steps=max(1, args.logging_steps),
             notify=args.notify, config_path=args.config, progress=args.progress,
         )
         results = import_paths(args.paths, options)
@@ -122,7 +126,8 @@ def render(result: Any, summary: list[dict[str, Any]]) -> str:
         f"{alerts} alert(s) ({critical} critical)"
     ]
     for s in summary:
-        lines.append(f"  {s['severity'].upper():8} {s['detector']}: {s['alerts']} alert(s), first at step {s['first_step']}")
+        lines.append(
+            f"  {s['severity'].upper():8} {s['detector']}: {s['alerts']} alert(s), first at step {s['first_step']}")
     for reason, count in sorted(result.skipped.items()):
         lines.append(f"  skipped: {count} {reason}")
     return "\n".join(lines)

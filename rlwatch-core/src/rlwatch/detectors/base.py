@@ -147,6 +147,13 @@ class Detector(ABC, Generic[C]):
         """Current baselines and thresholds, for the dashboard and diagnose."""
         return {}
 
+    def set_background(self, on: bool) -> None:
+        """Let heavy statistics run off the training thread (`rlwatch.offload`); most detectors have none.
+
+        A live monitor turns it on; replays and ``log_metrics`` turn it off
+        for exact, synchronous results.
+        """
+
     def alert(
         self,
         step: int,

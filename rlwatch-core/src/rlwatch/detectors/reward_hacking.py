@@ -32,6 +32,7 @@ from rlwatch.alerts import Alert
 from rlwatch.detectors.bands import LevelWatch
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
 from rlwatch.hookspecs import hookimpl
+from rlwatch.offload import Offload
 from rlwatch.options import require, require_k_of_n
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
         self._n = 0
         self._few_valued: bool | None = None  # None until the first level check
         self._dip: Callable[[Any], Any] | None = None
+        self._offload = Offload()  # inline until a live monitor moves it to the background
         self._dip_due = 0
         self._suspect = False
         self._dip_streak = 0
@@ -215,25 +217,46 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
             if sev:
                 out.append(self._spread_alert(step, std, sev, "std", self._std))
             if check and cfg.dip_enabled and n >= cfg.min_samples:
-                dip_alert = self._dip_check(step, r, n)
-                if dip_alert is not None:
-                    out.append(dip_alert)
+                self._start_dip(step, r, n)
+        finished = self._offload.take()
+        if finished is not None:
+            dip_alert = self._dip_result(finished[0], finished[1])
+            if dip_alert is not None:
+                out.append(dip_alert)
         return out or None
 
-    def _dip_check(self, step: int, r: Any, n: int) -> Alert | None:
+    def set_background(self, on: bool) -> None:
+        """Run the dip test on the offload worker (live monitors) or inline (replays)."""
+        self._offload.inline = not on
+
+    def _start_dip(self, step: int, r: Any, n: int) -> None:
         cfg = self.config
+        if self._offload.busy:
+            self._dip_due = self._n + 1  # the previous test is still running: try again next step
+            return
         if self._dip is None:
             from rlwatch.stats import dip_test
 
             self._dip = dip_test
+        import numpy as np  # already loaded: r is an ndarray
+
         if n > cfg.max_dip_samples:
             r = r[:: -(-n // cfg.max_dip_samples)]
-        res = self._dip(r)
+        # A copy: the test may run on another thread while the caller reuses its buffer.
+        sample = np.array(r, dtype=np.float64, copy=True)
+        dip = self._dip
+        self._offload.submit(lambda: dip(sample), tag=(step, self._n, sample.size))
+
+    def _dip_result(self, tag: tuple[int, int, int], res: Any) -> Alert | None:
+        step, n_at_test, size = tag
+        if isinstance(res, Exception):
+            return None
+        cfg = self.config
         self.dip_tests += 1
         dip, p = float(res.dip), float(res.p_value)
         self.last_dip, self.last_p = dip, p
         self._suspect = p < cfg.dip_suspect_p
-        if self._n <= cfg.warmup_steps:
+        if n_at_test <= cfg.warmup_steps:
             self._warmup_tests += 1
             self._warmup_significant += p < cfg.dip_warning_p
             return None
@@ -258,9 +281,9 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
             step,
             "critical" if critical else "warning",
             f"Per-sample rewards split into separate clusters: dip {dip:.3f} (p={p:.2g}) on "
-            f"{r.size} rewards, {self._dip_streak} significant tests in a row; the run's "
+            f"{size} rewards, {self._dip_streak} significant tests in a row; the run's "
             "rewards were unimodal before.",
-            {"dip": dip, "p_value": p, "n_rewards": float(r.size)},
+            {"dip": dip, "p_value": p, "n_rewards": float(size)},
             RECOMMENDATION,
         )
 

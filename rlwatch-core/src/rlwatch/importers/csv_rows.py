@@ -71,7 +71,8 @@ def data_rows(reader: Any, display: str, width: int) -> Iterator[tuple[int, list
         if len(cells) != width:
             cut = " (the row is cut short: truncated file?)" if len(cells) < width else ""
             raise ImportFormatError(
-                display, f"line {reader.line_num}", f"{len(cells)} cells where the header has {width}{cut}"
+                display, f"line {reader.line_num}",
+                f"{len(cells)} cell{'' if len(cells) == 1 else 's'} where the header has {width}{cut}",
             )
         yield reader.line_num, cells
 

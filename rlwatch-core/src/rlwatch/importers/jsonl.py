@@ -34,6 +34,7 @@ from rlwatch.importers.source import (
     RawRow,
     Scan,
     SourceReader,
+    open_source,
     parse_step,
     pick_key,
 )
@@ -73,11 +74,7 @@ class JsonlReader(SourceReader):
 
     def _objects(self, progress: Progress) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(line number, object)`` for every non-blank line, or a clear error."""
-        try:
-            fh = open(self.files[0], "rb")
-        except OSError as exc:
-            raise ImportFormatError(self.display, "", f"cannot read: {exc.strerror or exc}") from None
-        with fh:
+        with open_source(self.files[0], self.display) as fh:
             offset = 0
             for lineno, raw in enumerate(fh, 1):
                 offset += len(raw)

@@ -9,7 +9,8 @@ it, with two things the tables leave to whoever reads a log:
   ``eval/`` (``train/loss``, ``eval/loss``) while the trainer itself logged
   ``loss`` and ``eval_loss``, the names the key maps know. When the bare
   names match a map better than the logged ones, the namespace is undone
-  (``train/x`` -> ``x``, ``eval/x`` -> ``eval_x``, ``test/x`` -> ``test_x``).
+  (``train/x`` -> ``x``, ``eval/x`` -> ``eval_x``, ``test/x`` -> ``test_x``);
+  with no map at all, it is undone too.
 * ``--map KEY=METRIC`` overrides for one import: the logged KEY (with or
   without its namespace) is stored as METRIC, ahead of the key map;
   ``KEY=`` leaves KEY out.
@@ -23,12 +24,13 @@ from typing import Any
 
 from rlwatch.importers.errors import ImportUsageError
 from rlwatch.keymaps import KeyMap, all_keymaps, by_name, usable
+from rlwatch.metrics import CANONICAL_ARRAYS
 
 NAMESPACES: tuple[tuple[str, str], ...] = (("train/", ""), ("eval/", "eval_"), ("test/", "test_"))
 """Reporter namespace -> the trainer's own prefix (see the module docstring)."""
 
-ARRAY_METRICS = frozenset({"rewards", "advantages"})
-"""Metrics the monitor takes as arrays (per-sample rewards, advantages); kept when logged as lists."""
+ARRAY_METRICS = frozenset(CANONICAL_ARRAYS)
+"""Metrics the monitor takes as arrays (per-sample rewards, advantages): kept when logged as lists."""
 
 
 def bare_key(key: str) -> str:
@@ -127,10 +129,7 @@ class Translator:
                 arrays[bare] = value
                 continue
             rest[bare] = value
-        if self.keymap is not None:
-            out = self.keymap.translate(rest)
-        else:
-            out = {k: v for k, v in rest.items() if usable(v)}
+        out = self.keymap.translate(rest) if self.keymap is not None else {k: v for k, v in rest.items() if usable(v)}
         if arrays:
             out.update(arrays)
         if forced:
@@ -189,12 +188,16 @@ def choose(
         return Translator(chosen, unnamespace, dict(overrides or {}))
     best: tuple[int, float, bool] | None = None
     for km in all_keymaps():
-        for names, strip in ((logged, False), (bare, True)):
-            score = km.score(names)
+        for candidate, strip in ((logged, False), (bare, True)):
+            score = km.score(candidate)
             needed = 1 if framework_hint is not None and km.framework == framework_hint else MIN_SCORE
             if score < needed:
                 continue
             rank = _rank(km, score, framework_hint)
             if best is None or rank > best:
                 best, chosen, unnamespace = rank, km, strip and namespaced
+    if chosen is None:
+        # No framework's map: the reporter's namespace still says nothing about the metric
+        # (a one-chart W&B export's train/entropy is the entropy).
+        unnamespace = namespaced
     return Translator(chosen, unnamespace, dict(overrides or {}))

@@ -64,7 +64,10 @@ class Progress:
         frac = min(1.0, self.done / total) if total else 0.0
         filled = int(frac * _WIDTH)
         bar = "#" * filled + "-" * (_WIDTH - filled)
-        counts = f"{self.done:,}/{total:,} {self.unit}" if total else f"{self.done:,} {self.unit}"
+        if self.unit == "bytes":
+            counts = f"{self.done / 1e6:,.1f}/{total / 1e6:,.1f} MB" if total else f"{self.done / 1e6:,.1f} MB"
+        else:
+            counts = f"{self.done:,}/{total:,} {self.unit}" if total else f"{self.done:,} {self.unit}"
         self.stream.write(f"\r{self.label} [{bar}] {frac * 100:3.0f}% {counts}\x1b[K")
         self.stream.flush()
         self._drawn = True

@@ -7,17 +7,15 @@ included), the same alert manager, the same writer. What differs for a
 replay is said in one place, `replay_overrides`, and in the three functions
 of the "core API" section below.
 
-Rows are fed in chunks and the writer is flushed after each: the monitor's
-queue drops rows when a producer outruns the writer (right for a training
-loop, which must never block; wrong for an import, which must store every
-row), so the replay waits for the writer instead.
+Rows are fed in chunks (for the progress bar); a replay monitor waits for
+its writer instead of dropping rows when it falls behind, so every row is
+stored.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +23,6 @@ from typing import Any
 from rlwatch.config import RLWatchConfig, load_config
 from rlwatch.core import RLWatch
 from rlwatch.importers.errors import ImportUsageError
-from rlwatch.importers.progress import Progress
 
 logger = logging.getLogger("rlwatch")
 
@@ -86,9 +83,7 @@ def replay_overrides(target: ReplayTarget) -> dict[str, Any]:
     * the console channel off unless notifications were asked for (the
       import prints its own summary).
     """
-    alerts: dict[str, Any] = {"console": {"enabled": target.notify}}
-    if hasattr(RLWatchConfig().alerts, "notify"):
-        alerts["notify"] = target.notify
+    alerts: dict[str, Any] = {"console": {"enabled": target.notify}, "notify": target.notify}
     return {
         "run_id": target.run_id,
         "framework": target.framework,
@@ -101,7 +96,7 @@ def replay_overrides(target: ReplayTarget) -> dict[str, Any]:
     }
 
 
-def replay(rows: Iterable[Mapping[str, Any]], target: ReplayTarget, progress: Progress) -> ReplayOutcome:
+def replay(rows: Iterable[Mapping[str, Any]], target: ReplayTarget) -> ReplayOutcome:
     """Feed `rows` (``{"step": int, "wall_time"?: float, **metrics}``) through a new monitor.
 
     On any exception, including KeyboardInterrupt, the half-written run is
@@ -127,7 +122,6 @@ def replay(rows: Iterable[Mapping[str, Any]], target: ReplayTarget, progress: Pr
                     f"{target.db_path}: the database did not take the rows within {FLUSH_TIMEOUT_SECONDS:.0f} s "
                     "(locked by another program?)"
                 )
-            progress.advance(len(chunk))
         finish_replay_monitor(monitor)
     except BaseException:
         discard_run(monitor, target)
@@ -147,99 +141,36 @@ def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mappi
         yield chunk
 
 
-# =====================================================================================================
-# CORE API THE REPLAY NEEDS FROM rlwatch-core
-#
-# The three functions below are the whole contract between the importer and the monitor. Until
-# rlwatch-core offers them, each is built here from what the core already has, and says what it
-# stands in for. Nothing else in rlwatch.importers touches the monitor.
-# =====================================================================================================
+# -- the monitor side of a replay: everything rlwatch.importers asks of the monitor ----------------
 
 
 def start_replay_monitor(config: RLWatchConfig, *, source: str, source_path: str, notify: bool) -> RLWatch:
-    """Start the monitor of one replay.
+    """Start the monitor of one replay: `RLWatch` in replay mode (``source`` set).
 
-    Stands in for (wanted from core)::
-
-        RLWatch(config, replay=Replay(source=source, source_path=source_path, notify=notify)).start()
-
-    which should: record ``source`` / ``source_path`` on the run (schema v4
-    columns); build no notification channel unless ``notify`` (the console
-    channel included); run every detector synchronously inside
-    ``log_metrics``; leave time-based detectors (``stalled``) off; store a
-    row without ``wall_time`` with a NULL wall time (not the replay's clock);
-    take ``started_at`` / ``ended_at`` from the first and last rows' wall
-    times when they have them; and make ``log_metrics`` wait for the writer
-    instead of dropping rows when its queue is full.
-
-    Here, meanwhile: channels are off through the configuration
-    (`replay_overrides`: ``alerts.notify`` where the core has it, the console
-    channel, and below every ``alerts.*`` section a plugin added), the
-    ``stalled`` detector is off by configuration, detectors already run
-    inside ``log_metrics``, `replay` waits for the writer chunk by chunk, and
-    the source is set on the monitor's ``source`` / ``source_path`` where the
-    core has them (schema v4).
+    The monitor records ``source`` / ``source_path`` on the run, runs every
+    statistic synchronously, stores rows without ``wall_time`` without one,
+    takes the run's start and end from the rows, and waits for storage rather
+    than dropping rows. Channels follow ``alerts.notify`` (`replay_overrides`).
     """
-    if not notify:
-        for path, section in config.plugin_sections.items():
-            if path.startswith("alerts.") and hasattr(section, "enabled"):
-                section.enabled = False
-    monitor = RLWatch(config)
-    if hasattr(monitor, "source_path"):
-        setattr(monitor, "source", source)  # noqa: B010 - attributes of the v4 core only
-        setattr(monitor, "source_path", source_path)  # noqa: B010
-    return monitor.start()
+    return RLWatch(config, source=source, source_path=source_path).start()
 
 
 def finish_replay_monitor(monitor: RLWatch) -> None:
-    """Close the run of a replay that went to the end.
-
-    Stands in for ``monitor.stop("finished")`` with the replay's end time
-    taken from the last row (wanted from core, see `start_replay_monitor`);
-    here the run simply ends now.
-    """
+    """Close the run of a replay that went to the end (its end time is its last row's)."""
     monitor.stop("finished")
 
 
 def discard_run(monitor: RLWatch, target: ReplayTarget) -> None:
     """Remove the run of a replay that failed, leaving the database as it was. Never raises.
 
-    Stands in for ``monitor.discard()`` (wanted from core): stop the monitor
-    without marking the run, and delete the run with its metric rows,
-    alerts, deliveries and journal entries in one transaction, or remove the
-    database file if the run created it.
-
-    Here, meanwhile: the monitor is stopped, then every row of every table
-    with a ``run_pk`` column that belongs to the run, and the run itself, are
-    deleted in one transaction through a connection of our own (whatever the
-    schema version); a database file this import created is removed.
+    `RLWatch.discard` deletes the run and everything written for it in one
+    transaction; a database file this import created is removed whole.
     """
-    try:
-        monitor.stop("failed")
-    except Exception as exc:  # noqa: BLE001 - cleaning up must go on
-        logger.debug("rlwatch import: stopping the monitor failed: %s", exc)
-    path = target.db_path
-    if not target.db_existed:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
-                os.remove(path + suffix)
-            except OSError:
-                pass
+    monitor.discard()
+    if target.db_existed:
         return
-    try:
-        con = sqlite3.connect(path, timeout=30.0)
+    for suffix in ("", "-wal", "-shm", "-journal"):
         try:
-            with con:
-                row = con.execute("SELECT run_pk FROM runs WHERE run_id = ?", (target.run_id,)).fetchone()
-                if row is None:
-                    return
-                tables = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-                for table in tables:
-                    columns = {info[1] for info in con.execute(f'PRAGMA table_info("{table}")')}
-                    if "run_pk" in columns and table != "runs":
-                        con.execute(f'DELETE FROM "{table}" WHERE run_pk = ?', (row[0],))
-                con.execute("DELETE FROM runs WHERE run_pk = ?", (row[0],))
-        finally:
-            con.close()
-    except sqlite3.Error as exc:
-        logger.warning("rlwatch import: could not remove the unfinished run %r from %s: %s", target.run_id, path, exc)
+            os.remove(target.db_path + suffix)
+        except OSError:
+            pass

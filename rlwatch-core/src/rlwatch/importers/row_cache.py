@@ -74,7 +74,7 @@ class RowCache:
                 yield position, others[offset]
             else:
                 names = keys[keyset]
-                yield position, dict(zip(names, values[offset:offset + len(names)]))
+                yield position, dict(zip(names, values[offset:offset + len(names)], strict=True))
 
     def __len__(self) -> int:
         return len(self._rows)

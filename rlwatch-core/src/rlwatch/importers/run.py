@@ -43,6 +43,9 @@ class ImportOptions:
             every key's own name).
         overrides: ``--map`` pairs, logged key -> metric (``""`` drops the key).
         step_key: The step column of JSONL/CSV files.
+        logging_steps: The trainer's logging interval, for console logs whose
+            lines carry no step (the dicts a transformers Trainer prints): their
+            rows become steps ``logging_steps``, ``2 * logging_steps``, ...
         force: Import a source again even if it was imported before (as a new run).
         notify: Send alerts to the configured notification channels.
         config_path: The rlwatch.yaml to use (detector settings, storage).
@@ -55,6 +58,7 @@ class ImportOptions:
     keymap: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     step_key: str | None = None
+    logging_steps: int = 1
     force: bool = False
     notify: bool = False
     config_path: str | None = None
@@ -147,8 +151,16 @@ def merge_steps(rows: Iterator[RawRow]) -> Iterator[RawRow]:
         yield current
 
 
-def metric_rows(reader: SourceReader, translator: keys.Translator, progress: Progress) -> Iterator[dict[str, Any]]:
-    """The rows `RLWatch.log_metrics` takes: ``{"step", "wall_time"?, **metrics}``; empty rows left out."""
+def metric_rows(
+    reader: SourceReader, translator: keys.Translator, progress: Progress, result: ImportedRun | None = None
+) -> Iterator[dict[str, Any]]:
+    """The rows `RLWatch.log_metrics` takes: ``{"step", "wall_time"?, **metrics}``; empty rows left out.
+
+    With `result`, its first and last step become those of the rows replayed
+    (a veRL log's step 0 holds only validation results, which are not metrics).
+    """
+    first: int | None = None
+    last: int | None = None
     for step, wall, values in merge_steps(reader.rows(progress)):
         metrics = translator(values)
         metrics.pop("step", None)
@@ -158,7 +170,12 @@ def metric_rows(reader: SourceReader, translator: keys.Translator, progress: Pro
         metrics["step"] = step
         if wall is not None:
             metrics["wall_time"] = wall
+        first = step if first is None or step < first else first
+        last = step if last is None or step > last else last
+        progress.advance()
         yield metrics
+    if result is not None:
+        result.first_step, result.last_step = first, last
 
 
 def existing_runs(db_path: str) -> set[str]:
@@ -208,19 +225,19 @@ def import_paths(paths: list[str], options: ImportOptions | None = None) -> list
     opts = options or ImportOptions()
     progress = Progress(opts.progress)
     try:
-        readers = sniff.readers_for(paths, opts.format, opts.step_key)
+        readers = sniff.readers_for(paths, opts.format, opts.step_key, opts.logging_steps)
         if not readers:
             raise ImportUsageError(f"nothing to import in {', '.join(paths)}")
         db_path = resolve_db(opts.db, opts.config_path)
         scans: list[Scan] = [reader.scan(progress) for reader in readers]
         translators = [
             keys.choose(scan.keys, opts.keymap, opts.overrides, reader.framework_hint)
-            for reader, scan in zip(readers, scans)
+            for reader, scan in zip(readers, scans, strict=True)
         ]
         run_ids = _run_ids(readers, opts)
         taken = existing_runs(db_path)
         results: list[ImportedRun] = []
-        for reader, scan, translator, run_id in zip(readers, scans, translators, run_ids):
+        for reader, scan, translator, run_id in zip(readers, scans, translators, run_ids, strict=True):
             result = ImportedRun(
                 run_id=run_id, db_path=db_path, format=reader.format, display=reader.display,
                 source_path=reader.source_path, keymap=translator.keymap_name, namespaced=translator.unnamespace,
@@ -238,7 +255,7 @@ def import_paths(paths: list[str], options: ImportOptions | None = None) -> list
                 db_existed=os.path.exists(db_path),
             )
             progress.phase(f"replaying {reader.name}", scan.rows, "rows")
-            outcome = replay(metric_rows(reader, translator, progress), target, progress)
+            outcome = replay(metric_rows(reader, translator, progress, result), target)
             result.rows = outcome.rows
             for name, count in outcome.skipped.items():
                 result.skipped[f"unusable values of {name!r}"] = count

@@ -10,7 +10,8 @@ Folders:
 Files, by name and then by their first bytes:
 
 * ``*tfevents*``: TensorBoard;
-* a JSON object with ``"log_history"``: trainer_state.json;
+* ``trainer_state.json``, or a JSON object with ``"log_history"``: trainer_state.json;
+* ``*.jsonl`` / ``*.ndjson``: JSONL;
 * a CSV header of ``"<run> - <metric>"`` columns: a W&B chart export (all
   such files of one import are merged by W&B run); any other CSV: rows;
 * one JSON object per line: JSONL (flat, W&B history or veRL's file logger);
@@ -110,11 +111,16 @@ def sniff_file(path: str, display: str) -> str:
 
     if is_event_file(path):
         return "tensorboard"
+    name = os.path.basename(path).lower()
+    if name == "trainer_state.json":
+        return "trainer-state"
     head = _head(path, display)
     if not head.strip():
         raise ImportFormatError(display, "", "empty file")
     if trainer_state.looks_like(head):
         return "trainer-state"
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
     if path.lower().endswith((".csv", ".tsv")) or _looks_like_csv(head):
         header = _csv_header(head)
         return "wandb-csv" if wandb_csv.looks_like(header) or wandb_csv.is_runs_table(header) else "csv"
@@ -133,7 +139,9 @@ def _looks_like_csv(head: bytes) -> bool:
     return len(header) > 1 and (any(k in header for k in STEP_KEYS) or wandb_csv.looks_like(header))
 
 
-def readers_for(paths: list[str], fmt: str = "auto", step_key: str | None = None) -> list[SourceReader]:
+def readers_for(
+    paths: list[str], fmt: str = "auto", step_key: str | None = None, logging_steps: int = 1
+) -> list[SourceReader]:
     """The readers for the paths of one import, one per run to create.
 
     Args:
@@ -161,7 +169,7 @@ def readers_for(paths: list[str], fmt: str = "auto", step_key: str | None = None
         if kind == "wandb-csv":
             charts.append((path, display))
         else:
-            readers.append(_file_reader(kind, path, display, step_key))
+            readers.append(_file_reader(kind, path, display, step_key, logging_steps))
     if charts:
         readers.extend(wandb_csv.readers_for(charts))
     return readers
@@ -187,7 +195,7 @@ def _folder_readers(path: str, display: str, fmt: str) -> list[SourceReader]:
     raise ImportUsageError(f"{display}: is a folder; --format {fmt} reads a file")
 
 
-def _file_reader(kind: str, path: str, display: str, step_key: str | None) -> SourceReader:
+def _file_reader(kind: str, path: str, display: str, step_key: str | None, logging_steps: int = 1) -> SourceReader:
     if kind == "trainer-state":
         return trainer_state.TrainerStateReader(path, display)
     if kind == "tensorboard":
@@ -200,5 +208,5 @@ def _file_reader(kind: str, path: str, display: str, step_key: str | None) -> So
     if kind == "csv":
         return CsvReader(path, display, step_key)
     if kind == "console":
-        return console.ConsoleReader(path, display)
+        return console.ConsoleReader(path, display, logging_steps)
     raise ImportUsageError(f"--format {kind!r} is not known; choose one of {', '.join(FORMATS)}")

@@ -6,10 +6,11 @@ time if it has one, and the logged key -> value pairs under the source's
 own names. Key maps (`rlwatch.importers.keys`) rename them later; readers
 never do.
 
-Readers read twice: `SourceReader.scan` checks the whole source and learns
-its keys before anything is written, then `SourceReader.rows` yields the
-rows for the replay. A malformed source therefore fails in `scan`, with the
-database untouched.
+Reading has two steps: `SourceReader.scan` checks the whole source and
+learns its keys before anything is written, then `SourceReader.rows` yields
+the rows for the replay (from what the scan kept, where the reader can: see
+`rlwatch.importers.row_cache`). A malformed source therefore fails in
+`scan`, with the database untouched.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from rlwatch.importers.errors import ImportFormatError
 from rlwatch.importers.progress import Progress
@@ -30,7 +31,8 @@ RawRow = tuple[int, float | None, dict[str, Any]]
 MAX_STEP = 9_223_372_036_854_775_807
 """Largest step SQLite's INTEGER holds."""
 
-STEP_KEYS = ("train/global_step", "trainer/global_step", "training/global_step", "global_step", "step", "_step")
+STEP_KEYS = ("train/global_step", "trainer/global_step", "training/global_step", "global_step", "step", "_step",
+             "update", "iteration")
 """Columns that hold the training step, most specific first.
 
 W&B's own ``_step`` counts ``wandb.log`` calls, not training steps, so the
@@ -128,6 +130,16 @@ class SourceReader(ABC):
     @abstractmethod
     def rows(self, progress: Progress) -> Iterator[RawRow]:
         """The rows, in replay order (after a successful `scan`)."""
+
+
+def open_source(path: str, display: str, text: bool = False) -> IO[Any]:
+    """Open a source file (bytes, or text with undecodable bytes replaced), or a clear one-line error."""
+    try:
+        if text:
+            return open(path, encoding="utf-8", errors="replace")
+        return open(path, "rb")
+    except OSError as exc:
+        raise ImportFormatError(display, "", f"cannot read: {exc.strerror or exc}") from None
 
 
 def parse_step(value: Any, path: str, position: str) -> int:

@@ -54,13 +54,17 @@ class TrainerStateReader(SourceReader):
         try:
             state = json.loads(data)
         except json.JSONDecodeError as exc:
-            hint = " (the file ends early: truncated?)" if exc.pos >= len(data.rstrip()) else ""
+            # A cut file fails at its end, or inside the string it was cut in.
+            cut = exc.pos >= len(data.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
+            hint = " (the file ends early: truncated?)" if cut else ""
             raise ImportFormatError(
                 self.display, f"line {exc.lineno}, column {exc.colno} (byte {exc.pos})",
                 f"not valid JSON: {exc.msg}{hint}",
             ) from None
         except UnicodeDecodeError as exc:
-            raise ImportFormatError(self.display, f"byte {exc.start}", "not UTF-8 text: not a trainer_state.json") from None
+            raise ImportFormatError(
+                self.display, f"byte {exc.start}", "not UTF-8 text: not a trainer_state.json"
+            ) from None
         if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
             raise ImportFormatError(
                 self.display, "top level", "no \"log_history\" list: not a Hugging Face trainer_state.json"

@@ -21,7 +21,6 @@ becomes one rlwatch run with every metric of every file.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,22 +94,22 @@ class WandbChartReader(SourceReader):
     """One W&B run, read from the chart exports that plot it.
 
     Args:
-        files: The chart CSV files holding this run's columns.
+        files: The chart CSV files holding this run's columns, as ``(path, name in messages)``.
         run: The W&B run name.
-        display: How the files are named in messages.
+        display: How the source is named in messages.
     """
 
     format = "wandb-csv"
 
-    def __init__(self, files: list[str], run: str, display: str) -> None:
-        super().__init__(files, display, run)
+    def __init__(self, files: list[tuple[str, str]], run: str, display: str) -> None:
+        super().__init__([path for path, _ in files], display, run)
         self.run = run
+        self._displays = [shown for _, shown in files]
         self._rows: dict[int, dict[str, Any]] | None = None
 
     def _read(self, scan: Scan, progress: Progress) -> dict[int, dict[str, Any]]:
         merged: dict[int, dict[str, Any]] = {}
-        for path in self.files:
-            display = path if len(self.files) > 1 else self.display
+        for path, display in zip(self.files, self._displays, strict=True):
             with open_text(path, display) as fh:
                 reader = csv.reader(fh)
                 header = read_header(reader, display)
@@ -129,7 +128,8 @@ class WandbChartReader(SourceReader):
                     except ImportFormatError as exc:
                         raise ImportFormatError(
                             exc.path, exc.position,
-                            f"{exc.problem} (is the chart's x-axis {header[0]!r} a step? export it with Step as x-axis)",
+                            f"{exc.problem} (is the chart's x-axis {header[0]!r} a step? "
+                            "export it with Step as x-axis)",
                         ) from None
                     row = merged.setdefault(step, {})
                     for name, text in present:
@@ -159,9 +159,12 @@ class WandbChartReader(SourceReader):
 
 def readers_for(paths: list[tuple[str, str]]) -> list[WandbChartReader]:
     """One reader per W&B run plotted in any of the chart exports ``[(path, display), ...]``."""
-    by_run: dict[str, list[str]] = {}
+    by_run: dict[str, list[tuple[str, str]]] = {}
     for path, display in paths:
         for run in runs_in(path, display):
-            by_run.setdefault(run, []).append(path)
-    display = paths[0][1] if len(paths) == 1 else os.path.commonpath([os.path.abspath(p) for p, _ in paths])
-    return [WandbChartReader(files, run, display) for run, files in by_run.items()]
+            by_run.setdefault(run, []).append((path, display))
+    readers = []
+    for run, found in by_run.items():
+        shown = ", ".join(d for _, d in found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
+        readers.append(WandbChartReader(found, run, f"{shown} [{run}]"))
+    return readers

@@ -20,17 +20,20 @@ import os
 import sqlite3
 import tempfile
 
-from rlwatch.storage.migrations import ensure_schema
+from rlwatch.storage.migrations import check_not_newer, ensure_schema
 
 
 def candidates(primary: str) -> list[str]:
     """Fallback paths for the database at `primary`, most natural first."""
     folder, name = os.path.split(os.path.abspath(primary))
     stem = name[:-3] if name.endswith(".db") else name
-    return [
-        os.path.join(folder, f"{stem}.fallback.db"),
-        os.path.join(tempfile.gettempdir(), "rlwatch-fallback", f"{stem}-{os.getpid()}.db"),
-    ]
+    paths = [os.path.join(folder, f"{stem}.fallback.db")]
+    try:
+        temp = tempfile.gettempdir()  # it probes by writing a file: it fails when nothing can be written
+    except OSError:
+        return paths
+    paths.append(os.path.join(temp, "rlwatch-fallback", f"{stem}-{os.getpid()}.db"))
+    return paths
 
 
 def open_fallback(primary: str) -> tuple[str, sqlite3.Connection] | None:
@@ -61,6 +64,8 @@ def open_writable(path: str) -> sqlite3.Connection:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     conn = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False)
     try:
+        # A file of a newer rlwatch is refused before anything (even the journal mode) touches it.
+        check_not_newer(conn)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         ensure_schema(conn)

@@ -91,17 +91,19 @@ class RunLayout:
         return result
 
 
-_SQL_CACHE: dict[tuple[int, int, tuple[int, ...], bool, int], str] = {}
+_SQL_CACHE: dict[tuple[int, int, tuple[int, ...], bool, int, bool], str] = {}
 
 
-def upsert_sql(run_pk: int, plan: PartPlan, with_mask: bool, nrows: int) -> str:
-    """A multi-row upsert of `nrows` rows ``(step, wall_time[, nan_mask], v...)`` for one part plan.
+def upsert_sql(run_pk: int, plan: PartPlan, with_mask: bool, nrows: int, merge: bool = True) -> str:
+    """A multi-row insert of `nrows` rows ``(step, wall_time[, nan_mask], v...)`` for one part plan.
 
-    A later row for the same (run, part, step), in this statement or a later
-    one, replaces the values it names and keeps the others: "the later call
-    wins", per metric. run_pk and part are our own integers, inlined.
+    With `merge`, an upsert: a later row for the same (run, part, step), in
+    this statement or a later one, replaces the values it names and keeps the
+    others ("the later call wins", per metric). Without, a plain insert (a
+    conflict raises IntegrityError). run_pk and part are our own integers,
+    inlined.
     """
-    key = (run_pk, plan.part, plan.slots, with_mask, nrows)
+    key = (run_pk, plan.part, plan.slots, with_mask, nrows, merge)
     sql = _SQL_CACHE.get(key)
     if sql is None:
         cols = ", ".join(f"v{s}" for s in plan.slots)
@@ -111,10 +113,13 @@ def upsert_sql(run_pk: int, plan: PartPlan, with_mask: bool, nrows: int) -> str:
         updates = ", ".join(f"v{s}=excluded.v{s}" for s in plan.slots)
         sql = (
             f"INSERT INTO metric_rows(run_pk, part, step, wall_time, nan_mask, {cols}) "
-            f"VALUES {', '.join([one] * nrows)} "
-            f"ON CONFLICT(run_pk, part, step) DO UPDATE SET wall_time=excluded.wall_time, "
-            f"nan_mask=(nan_mask & {~plan.mask & ((1 << SLOTS) - 1)}) | excluded.nan_mask, {updates}"
+            f"VALUES {', '.join([one] * nrows)}"
         )
+        if merge:
+            sql += (
+                f" ON CONFLICT(run_pk, part, step) DO UPDATE SET wall_time=excluded.wall_time, "
+                f"nan_mask=(nan_mask & {~plan.mask & ((1 << SLOTS) - 1)}) | excluded.nan_mask, {updates}"
+            )
         if len(_SQL_CACHE) > 4096:
             _SQL_CACHE.clear()
         _SQL_CACHE[key] = sql

@@ -103,18 +103,24 @@ SCRIPTS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4_TABLES + _V4_VIEWS}
 """The DDL that brought a file to each version (the history; tests build old files with it)."""
 
 
+def check_not_newer(conn: sqlite3.Connection) -> int:
+    """The file's schema version; raises `SchemaTooNewError` when a newer rlwatch wrote it."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"database schema version {version} is newer than this rlwatch understands "
+            f"({SCHEMA_VERSION}); upgrade rlwatch-core"
+        )
+    return version
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create or migrate the schema of an open, writable connection.
 
     Raises:
         SchemaTooNewError: the file was written by a newer rlwatch.
     """
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise SchemaTooNewError(
-            f"database schema version {version} is newer than this rlwatch understands "
-            f"({SCHEMA_VERSION}); upgrade rlwatch-core"
-        )
+    version = check_not_newer(conn)
     if version == SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")

@@ -62,10 +62,15 @@ def insert_work(
             per = max(1, min(ROWS_PER_STATEMENT, max_variables // width))
             for start in range(0, len(bound), per):
                 chunk = bound[start:start + per]
-                conn.execute(upsert_sql(layout.run_pk, plan, has_nan, len(chunk)),
-                             list(chain.from_iterable(chunk)))
-        lo = min(r[0] for r in rows)
-        hi = max(r[0] for r in rows)
+                params = list(chain.from_iterable(chunk))
+                try:
+                    # New steps (the common case) are plain inserts; a step already stored
+                    # (a resumed run) makes the statement fail as a whole, and it is redone as an upsert.
+                    conn.execute(upsert_sql(layout.run_pk, plan, has_nan, len(chunk), merge=False), params)
+                except sqlite3.IntegrityError:
+                    conn.execute(upsert_sql(layout.run_pk, plan, has_nan, len(chunk)), params)
+        # An entry's rows are in step order (a run's new steps only increase; repeated ones come one by one).
+        lo, hi = rows[0][0], rows[-1][0]
         old = touched.get(run_id)
         touched[run_id] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
         budget -= len(rows)

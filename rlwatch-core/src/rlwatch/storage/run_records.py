@@ -18,7 +18,7 @@ from rlwatch.storage.schema import HEARTBEAT_SECONDS
 
 logger = logging.getLogger("rlwatch")
 
-ALERT, DELIVERY, RUN_UPDATE, OPEN_RUN, RELEASE = range(5)
+ALERT, DELIVERY, RUN_UPDATE, OPEN_RUN, RELEASE, DISCARD = range(6)
 """Kinds of records queued beside the metric rows."""
 
 
@@ -117,7 +117,19 @@ class RunBook:
                 opened.append((req, self.open(conn, req.row)))
             elif kind == RELEASE:
                 self.runs.pop(item[1], None)
+            elif kind == DISCARD:
+                self.discard(conn, item[1])
         return opened
+
+    def discard(self, conn: sqlite3.Connection, run_id: str) -> None:
+        """Delete a run and everything recorded for it (a replay that failed half way)."""
+        run = self.runs.pop(run_id, None)
+        found = conn.execute("SELECT run_pk FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        pk = int(found[0]) if found else (run.pk if run is not None else None)
+        if pk is None:
+            return
+        for table in ("metric_rows", "run_metrics", "alerts", "deliveries", "changes", "runs"):
+            conn.execute(f"DELETE FROM {table} WHERE run_pk=?", (pk,))
 
     def open(self, conn: sqlite3.Connection, row: dict[str, Any]) -> ResumeInfo:
         run = self.runs.setdefault(row["run_id"], RunState(dict(row)))

@@ -41,6 +41,7 @@ from rlwatch.storage.rows import Key, Work, insert_work
 from rlwatch.storage.run_records import (
     ALERT,
     DELIVERY,
+    DISCARD,
     OPEN_RUN,
     RELEASE,
     RUN_UPDATE,
@@ -53,8 +54,8 @@ from rlwatch.storage.schema import HEARTBEAT_SECONDS
 
 logger = logging.getLogger("rlwatch")
 
-_YIELD_EVERY = 16
-"""Past the high-water mark, the caller yields the GIL once every this many steps."""
+_YIELD_EVERY = 8
+"""When the writer is behind, the caller yields the GIL once every this many steps."""
 
 
 
@@ -75,6 +76,9 @@ class StoreWriter:
         self.queue_max_rows = queue_max_rows
         self.max_values = max(max_values, queue_max_rows)
         self._high_water = queue_max_rows // 2
+        # The writer counts as behind when it has not taken the buffer for this long.
+        self._lag_limit = 1.5 * flush_interval
+        self._taken_at = time.monotonic()
         self._queue: deque[tuple[Any, ...]] = deque()
         self._groups: dict[Key, list[tuple[Any, ...]]] = {}
         self._ordered: list[tuple[Key, tuple[Any, ...]]] = []
@@ -104,7 +108,7 @@ class StoreWriter:
     # -- caller side: cheap, never raises -------------------------------------------------
 
     def put_step(
-        self, run_id: str, step: int, wall_time: float, values: dict[str, float], repeated: bool = False
+        self, run_id: str, step: int, wall_time: float | None, values: dict[str, float], repeated: bool = False
     ) -> None:
         """Queue one step's values (`repeated`: a step at or before the run's last one).
 
@@ -131,12 +135,15 @@ class StoreWriter:
                     self._groups[key] = [row]
                 else:
                     rows.append(row)
-            behind = self._nrows > self._high_water
-        if behind:
             self._puts += 1
-            if self._puts % _YIELD_EVERY == 0:
-                self._wake.set()
-                time.sleep(0)  # let the writer thread take the GIL: back-pressure, not loss
+            puts = self._puts
+        if puts % _YIELD_EVERY == 0 and (
+            self._nrows > self._high_water or time.monotonic() - self._taken_at > self._lag_limit
+        ):
+            # The writer is behind (a loop that never releases the GIL makes every one of its
+            # statements wait for it): yield the GIL now and then. Back-pressure, not loss.
+            self._wake.set()
+            time.sleep(0)
 
     def put_alert(self, run_id: str, alert: Any, status: str, reason: str) -> None:
         """Queue an alert record (alerts are never dropped for buffer space)."""
@@ -149,6 +156,11 @@ class StoreWriter:
     def put_run_update(self, run_id: str, **fields: Any) -> None:
         """Queue an update of run columns (status, ended_at, skipped_json, detector_state_json...)."""
         self._queue.append((RUN_UPDATE, run_id, fields))
+
+    def discard_run(self, run_id: str) -> None:
+        """Delete the run and everything written for it, in one transaction, once what is queued is written."""
+        self._queue.append((DISCARD, run_id))
+        self._wake.set()
 
     def release_run(self, run_id: str) -> None:
         """Forget a run once everything queued for it is written (the monitor stopped)."""
@@ -196,6 +208,10 @@ class StoreWriter:
         return (len(self._queue) + len(self._retry_items) + self._nrows
                 + sum(len(rows) for _, rows in self._retry_rows))
 
+    def crowded(self) -> bool:
+        """The buffer is past half full: a producer that may wait (a replay) should `flush` first."""
+        return self._nrows > self._high_water or self._nvalues > self.max_values // 2
+
     def dropped(self, run_id: str) -> int:
         """Rows of `run_id` dropped so far because the buffer was full."""
         run = self._book.runs.get(run_id)
@@ -204,9 +220,16 @@ class StoreWriter:
     # -- writer thread ------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        next_take = time.monotonic()
         while True:
-            self._wake.wait(self.flush_interval)
+            # Takes are scheduled from the previous take, not from the end of its writing: a long
+            # write is followed at once by the next take, so no row waits more than one interval
+            # plus one write.
+            delay = next_take - time.monotonic()
+            if delay > 0:
+                self._wake.wait(delay)
             self._wake.clear()
+            next_take = time.monotonic() + self.flush_interval
             with self._cond:
                 target = self._requested
             try:
@@ -235,6 +258,7 @@ class StoreWriter:
             ordered, self._ordered = self._ordered, []
             self._nrows = 0
             self._nvalues = 0
+            self._taken_at = time.monotonic()
         work = self._retry_rows
         self._retry_rows = []
         work.extend(groups.items())
@@ -413,32 +437,3 @@ class StoreWriter:
                 run.dropped += n
         self._retry_rows = []
         self._retry_items = [item for item in self._retry_items if item[0] == OPEN_RUN]
-
-
-_writers: dict[str, StoreWriter] = {}
-_writers_lock = threading.Lock()
-
-
-def get_writer(path: str, flush_interval: float, queue_max_rows: int) -> StoreWriter:
-    """The shared writer of `path` in this process (created on first use)."""
-    key = os.path.abspath(path)
-    with _writers_lock:
-        writer = _writers.get(key)
-        if writer is None or not writer._thread.is_alive() or writer._pid != os.getpid():
-            writer = StoreWriter(key, flush_interval, queue_max_rows)
-            _writers[key] = writer
-        writer.refcount += 1
-        return writer
-
-
-def release_writer(writer: StoreWriter, timeout: float) -> None:
-    """Drop one reference; the last one flushes and closes the writer."""
-    with _writers_lock:
-        writer.refcount -= 1
-        last = writer.refcount <= 0
-        if last and _writers.get(writer.primary_path) is writer:
-            del _writers[writer.primary_path]
-    if last:
-        writer.close(timeout)
-    else:
-        writer.flush(timeout)
