@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 import numpy as np
-from rlwatch.detectors import BUILTIN_DETECTORS
 from rlwatch.detectors.base import Detector
+from rlwatch.plugins import builtin_detector_classes
 
 
 def _scalar_steps(n: int, seed: int = 0) -> list[dict[str, float]]:
@@ -80,7 +80,7 @@ def main() -> None:
         f"{'detector':<22} {'scalars µs/step':>16} {'+256 rewards µs/step':>21} {'median µs':>10} {'+binary 32x8':>13}"
     )
     total_s = total_r = total_med = total_b = 0.0
-    for cls in BUILTIN_DETECTORS:
+    for cls in builtin_detector_classes():
         det = cls(cls.config_class())
         s = _time_detector(det, rows, no_arrays, args.repeats)
         r = _time_detector(det, rows, with_rewards, args.repeats)

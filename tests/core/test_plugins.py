@@ -119,8 +119,8 @@ def test_a_broken_plugin_is_logged_and_skipped(log_dir: Path, recorder: Recorder
 
 def test_builtins_come_through_the_hooks() -> None:
     ids = [cls.id for cls in plugins.detector_classes()]
-    assert ids[:7] == ["entropy_collapse", "kl_explosion", "reward_hacking", "advantage_variance", "loss_nan",
-                       "gradient_norm_spike", "reward_mean_drift"]
+    assert ids[:8] == ["entropy_collapse", "entropy_explosion", "kl_explosion", "reward_hacking",
+                       "advantage_variance", "loss_nan", "gradient_norm_spike", "reward_mean_drift"]
     assert {"degenerate_groups", "length_pathology", "stalled"} <= set(ids)
 
 

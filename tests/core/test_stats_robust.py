@@ -53,14 +53,35 @@ def test_persistence_k_of_n() -> None:
 
 
 def test_level_watch_needs_persistence_and_warmup() -> None:
-    w = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=10.0, warmup=20, log_scale=True)
-    sev = [w.observe(1.0) for _ in range(30)]
+    w = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=10.0, warmup_steps=20, warmup_observations=20,
+                   log_scale=True)
+    sev = [w.observe(1.0, step) for step in range(30)]
     assert sev == [0] * 30
-    assert w.observe(5.0) == 0
-    assert w.observe(5.0) == 0
-    assert w.observe(5.0) == 1  # 3 of 5
-    assert w.observe(50.0) == 1
-    assert w.observe(50.0) == 2  # 2 of 3 above 10x
+    assert w.observe(5.0, 30) == 0
+    assert w.observe(5.0, 31) == 0
+    assert w.observe(5.0, 32) == 1  # 3 of 5
+    assert w.observe(50.0, 33) == 1
+    assert w.observe(50.0, 34) == 2  # 2 of 3 above 10x
+
+
+def test_level_watch_warm_up_counts_training_steps_not_values() -> None:
+    # logged every 10 steps: 5 values spanning 40 >= 20 training steps are enough for a baseline
+    w = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=10.0, warmup_steps=20, warmup_observations=20,
+                   log_scale=True)
+    for k in range(5):
+        w.observe(1.0 + 0.01 * k, 10 * k)
+    assert w.live
+    # logged every step: 5 values span only 4 steps, still warming up
+    w2 = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=10.0, warmup_steps=20, warmup_observations=20)
+    for k in range(5):
+        w2.observe(1.0, k)
+    assert not w2.live
+
+
+def test_level_watch_cold_start_needs_two_in_a_row() -> None:
+    w = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=10.0, warmup_steps=20, warmup_observations=20,
+                   early_ratio=10.0, early_min_delta=0.5)
+    assert [w.observe(x, i) for i, x in enumerate([0.1, 0.1, 5.0, 0.1, 5.0, 5.0])] == [0, 0, 0, 0, 0, 2]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -79,8 +100,8 @@ def test_trend_statistics_match_scipy(seed: int) -> None:
 
 def test_level_watch_survives_astronomical_spread() -> None:
     """Found by the reliability fuzzer: a log-scale baseline over 1e-150..1e150 overflowed exp()."""
-    watch = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=6.0, warmup=4, window=16, log_scale=True,
-                       refresh=4, min_count=4)
+    watch = LevelWatch(side="high", ratio_warning=3.0, ratio_critical=6.0, warmup_steps=4, warmup_observations=4,
+                       window=16, log_scale=True, refresh=4, min_count=4)
     for i in range(64):
-        watch.observe(1e-150 if i % 2 else 1e150)
-    assert watch.observe(1.0) in (0, 1, 2)
+        watch.observe(1e-150 if i % 2 else 1e150, i)
+    assert watch.observe(1.0, 64) in (0, 1, 2)

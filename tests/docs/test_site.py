@@ -67,10 +67,10 @@ def test_nav_lists_each_page_once() -> None:
 
 
 def test_one_page_per_builtin_detector_and_notify_channel() -> None:
-    from rlwatch.detectors import BUILTIN_DETECTORS
+    from rlwatch.plugins import builtin_detector_classes
 
     in_nav = set(_nav_pages(_mkdocs()["nav"]))
-    wanted = {f"detectors/{cls.id}.md" for cls in BUILTIN_DETECTORS}
+    wanted = {f"detectors/{cls.id}.md" for cls in builtin_detector_classes()}
     wanted |= {f"channels/{name}.md" for name in ("slack", "discord", "email", "webhook", "pagerduty")}
     assert wanted <= in_nav, sorted(wanted - in_nav)
 

@@ -65,11 +65,23 @@ LEGACY_DETECTORS = (
 """The detectors rlwatch 0.5.1 has (degenerate_groups, length_pathology, stalled are new)."""
 
 TARGETS = {
-    "healthy_runs_without_critical": 0.95,
+    "healthy_runs_without_critical": 0.98,
     "healthy_warnings_per_1000_steps": 1.0,
     "recall": 0.95,
     "median_delay": 10.0,
 }
+
+DELAY_TARGETS = {
+    "loss_nan": 0.0,
+    "kl_explosion": 5.0,
+    "advantage_variance": 5.0,
+    "gradient_norm_spike": 10.0,
+    "reward_hacking": 12.0,
+    "degenerate_groups": 15.0,
+    "entropy_collapse": 20.0,
+    "reward_mean_drift": 20.0,
+}
+"""Median detection delay (steps after onset) each detector must meet; the others are reported only."""
 
 
 @dataclass
@@ -86,17 +98,18 @@ class RunResult:
     delay_override: float | None = None  # stalled: delay in step intervals
 
     def first_hit(self) -> int | None:
-        """Step of the expected detector's first alert at/after onset."""
+        """Step of the expected detector's first warning or critical at/after onset (an info is no alarm)."""
         if self.expected is None or self.onset is None:
             return None
-        hits = [s for d, _, s in self.alerts if d == self.expected and s >= self.onset]
+        hits = [s for d, sev, s in self.alerts if d == self.expected and s >= self.onset and sev != "info"]
         return min(hits) if hits else None
 
     def false_alarms(self) -> list[tuple[str, str, int]]:
-        """Alerts on healthy steps: all alerts of healthy runs, pre-onset otherwise."""
+        """Warnings and criticals on healthy steps: all of healthy runs, pre-onset ones otherwise."""
+        alarms = [a for a in self.alerts if a[1] != "info"]
         if self.onset is None:
-            return list(self.alerts)
-        return [a for a in self.alerts if a[2] < self.onset]
+            return alarms
+        return [a for a in alarms if a[2] < self.onset]
 
     def healthy_steps(self) -> int:
         """Number of steps that were healthy."""
@@ -117,7 +130,11 @@ def drive_pipeline(run: SimulatedRun, log_dir: str) -> list[tuple[str, str, int]
         storage=StorageConfig(log_dir=log_dir, flush_interval_seconds=0.05),
         alerts=AlertConfig(console=ConsoleConfig(enabled=False)),
     )
-    mon = RLWatch(cfg).start()
+    # Run as a replay: heavy reward-distribution statistics then run inline, as they do live whenever a
+    # training step takes more than a few milliseconds. Fed in a burst of 500 steps, a live monitor would
+    # defer them to its background worker's duty cycle, which bench_detectors measures; this suite measures
+    # detection.
+    mon = RLWatch(cfg, source="simulation").start()
     seen: list[tuple[str, str, int]] = []
     try:
         for step, metrics in run:
@@ -130,9 +147,9 @@ def drive_pipeline(run: SimulatedRun, log_dir: str) -> list[tuple[str, str, int]
 
 def _direct_monitor() -> tuple[list[Any], Any]:
     from rlwatch.alert_manager import AlertManager
-    from rlwatch.detectors import BUILTIN_DETECTORS
+    from rlwatch.plugins import builtin_detector_classes
 
-    dets = [cls(cls.config_class()) for cls in BUILTIN_DETECTORS]
+    dets = [cls(cls.config_class()) for cls in builtin_detector_classes()]
     cooldowns = {d.id: int(d.config.cooldown_steps) for d in dets}
     return dets, AlertManager(50, cooldowns)
 
@@ -406,7 +423,7 @@ def format_table(ours: dict[str, Any], legacy: dict[str, Any] | None = None, tit
     def overall_line(name: str, o: dict[str, Any]) -> str:
         return (
             f"{name}: healthy runs {o['healthy_runs']}, without critical "
-            f"{_fmt(o['healthy_runs_without_critical'], True)} (target >= 95%); warnings per 1000 "
+            f"{_fmt(o['healthy_runs_without_critical'], True)} (target >= 98%); warnings per 1000 "
             f"healthy steps {o['healthy_warnings_per_1000_steps']:.2f} (target <= 1); false criticals "
             f"{o['false_criticals']}; recall {_fmt(o['recall'], True)} of {o['failure_runs']} failure "
             f"runs (target >= 95%); median delay {_fmt(o['median_delay'])} steps (target <= 10)"
@@ -456,8 +473,9 @@ def check_targets(summary: dict[str, Any]) -> list[str]:
     for det, p in summary["detectors"].items():
         if p["failure_runs"] and not p["recall"] >= TARGETS["recall"]:
             missed.append(f"{det} recall {p['recall']:.3f}")
-        if det == "loss_nan" and p["caught"] and p["median_delay"] != 0:
-            missed.append(f"loss_nan median delay {p['median_delay']} (must be 0)")
+        target = DELAY_TARGETS.get(det)
+        if target is not None and p["caught"] and not p["median_delay"] <= target:
+            missed.append(f"{det} median delay {p['median_delay']} (target <= {target:g})")
     return missed
 
 
@@ -465,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry: run, print the table, exit 1 if a target is missed."""
     parser = argparse.ArgumentParser(description="rlwatch detection quality suite")
     parser.add_argument("--driver", choices=("pipeline", "direct"), default="pipeline")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--legacy-python", default="", help="python of a venv with rlwatch==0.5.1")
     parser.add_argument("--json", default="", help="write the summary here")
@@ -503,9 +521,19 @@ def main(argv: list[str] | None = None) -> int:
                 label = run.expected_detector or "healthy"
                 got = sorted({f"{d}:{s}" for d, s, _ in alerts}) or ["no alerts"]
                 print(f"  {run.profile:<40} expected {label:<20} got {', '.join(got)}")
+    sys.path.insert(0, str(HERE))  # the sibling harness, also when this file is loaded by path
+    import real_logs
+
+    real = real_logs.run_all()
+    real_summary = real_logs.summarise(real) if real else None
+    if real:
+        print(f"\nReal public training logs ({len(real)} in {real_logs.REAL_LOGS}; provenance and labels beside "
+              "each):")
+        print(real_logs.format_table(real))
     if args.json:
-        Path(args.json).write_text(json.dumps({"ours": ours, "legacy": legacy_summary}, indent=2, default=str))
-    missed = check_targets(ours)
+        Path(args.json).write_text(json.dumps({"ours": ours, "legacy": legacy_summary, "real_logs": real_summary},
+                                              indent=2, default=str))
+    missed = check_targets(ours) + (real_logs.check(real_summary) if real_summary else [])
     if missed:
         print("\nMISSED TARGETS: " + "; ".join(missed))
         return 0 if args.no_fail else 1

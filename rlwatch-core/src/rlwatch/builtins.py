@@ -13,6 +13,7 @@ from __future__ import annotations
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "rlwatch.detectors.entropy_collapse",
+    "rlwatch.detectors.entropy_explosion",
     "rlwatch.detectors.kl_explosion",
     "rlwatch.detectors.reward_hacking",
     "rlwatch.detectors.advantage_variance",

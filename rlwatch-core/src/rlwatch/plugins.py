@@ -185,6 +185,11 @@ def detector_classes() -> list[type[Detector[Any]]]:
         return list(_detector_cache)
 
 
+def builtin_detector_classes() -> list[type[Detector[Any]]]:
+    """The detectors rlwatch ships (no plugin's), in their documented order."""
+    return [cls for cls in detector_classes() if cls.__module__ in BUILTIN_PLUGINS]
+
+
 def section_classes() -> dict[str, type]:
     """Config sections contributed through the registry: ``{"entropy_collapse": ..., "alerts.slack": ...}``.
 

@@ -1,4 +1,4 @@
-"""entropy_collapse: relative to the run's own level, plus an absolute floor."""
+"""entropy_collapse: always relative to the run's own level; a low, stable entropy is never a collapse."""
 
 from __future__ import annotations
 
@@ -43,12 +43,40 @@ def test_collapse_fires_warning_then_critical(level: float) -> None:
     assert any(sev == "critical" for _, sev in alerts)
 
 
-def test_absolute_floor_without_relative_drop() -> None:
-    # a run already near zero: the ratio rule cannot see it, the floor does
-    det = EntropyCollapseDetector(EntropyCollapseConfig(absolute_floor=0.05))
-    alerts = feed(det, noisy(0.02, 60, sigma=0.01))
-    assert alerts and alerts[0][0] >= 20  # not during warmup
-    assert alerts[0][1] == "critical"
+@pytest.mark.parametrize("level", [0.02, 0.05])
+def test_confident_model_with_tiny_entropy_is_silent(level: float) -> None:
+    # a run that starts low and stays low (wiggling by half its value) is a confident model, not a collapse
+    det = EntropyCollapseDetector(EntropyCollapseConfig())
+    assert feed(det, noisy(level, 500, sigma=0.3)) == []
+
+
+def test_early_blow_up_is_caught_before_the_baseline_exists() -> None:
+    # 2.9 -> 0.01 nats within the first steps (a learning rate 1000x too high): critical at the 2nd low value
+    det = EntropyCollapseDetector(EntropyCollapseConfig())
+    alerts = feed(det, [2.9, 2.8, 2.85, 0.2, 0.01, 0.01, 0.01])
+    assert alerts and alerts[0] == (4, "critical")
+
+
+def test_one_early_dip_is_not_a_blow_up() -> None:
+    det = EntropyCollapseDetector(EntropyCollapseConfig())
+    assert feed(det, [2.9, 2.8, 0.2, 2.85, 2.9, *noisy(2.9, 100)]) == []
+
+
+def test_gradual_ramp_is_caught_by_the_trend_rule_while_it_happens() -> None:
+    # 1.0 -> 0.3 nats over 60 steps: the level rule alone would wait for 0.5 x baseline
+    det = EntropyCollapseDetector(EntropyCollapseConfig())
+    ramp = [1.0 - 0.7 * k / 60 for k in range(60)]
+    alerts = feed(det, noisy(1.0, 200, sigma=0.02) + ramp)
+    assert alerts
+    first_step, severity = alerts[0]
+    assert 200 < first_step < 240 and severity == "warning"
+
+
+def test_negative_values_are_one_info_finding_not_a_baseline() -> None:
+    det = EntropyCollapseDetector(EntropyCollapseConfig())
+    alerts = feed(det, [-35.0 - i % 3 for i in range(50)])
+    assert alerts == [(0, "info")]
+    assert feed(det, noisy(0.5, 100), start=50) == []  # a real entropy afterwards starts a fresh baseline
 
 
 def test_slow_healthy_decline_is_followed() -> None:
@@ -66,10 +94,18 @@ def test_non_finite_values_do_not_poison_the_baseline() -> None:
     assert feed(det, [0.05] * 10, start=100)  # still sees the collapse
 
 
-def test_warmup_and_disabled_flags() -> None:
+def test_warmup_holds_the_level_rule_but_not_the_cold_start_rule() -> None:
+    # inside warm-up, a fall to 40% is left alone (the baseline is not built yet) ...
     det = EntropyCollapseDetector(EntropyCollapseConfig(warmup_steps=50))
-    assert feed(det, [0.5] * 30 + [0.01] * 10) == []  # inside warmup
-    assert det.config.enabled is True
+    assert feed(det, [0.5] * 30 + [0.2] * 10) == []
+    # ... a fall to 2% of the first values is the blow-up the cold-start rule exists for
+    det = EntropyCollapseDetector(EntropyCollapseConfig(warmup_steps=50))
+    assert feed(det, [0.5] * 30 + [0.01] * 10)[0] == (31, "critical")
+    # warm-up counts training steps: sparse logging (every 10 steps) is live after 5 values spanning 50 steps
+    det = EntropyCollapseDetector(EntropyCollapseConfig(warmup_steps=50))
+    for k in range(8):
+        det.update(k * 10, {"entropy": 0.5 + 0.01 * (k % 2)}, {})
+    assert det.summary()["live"] == 1.0
 
 
 def test_missing_metric_is_ignored() -> None:
@@ -84,7 +120,8 @@ def test_missing_metric_is_ignored() -> None:
     [
         {"warning_ratio": 0.2, "critical_ratio": 0.5},
         {"warning_ratio": 1.5},
-        {"absolute_floor": -1.0},
+        {"min_drop": -1.0},
+        {"trend_ratio": 0.3},
         {"warning_k": 4, "warning_n": 3},
         {"warmup_steps": -1},
     ],

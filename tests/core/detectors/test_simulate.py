@@ -45,7 +45,10 @@ def test_loss_nan_is_non_finite_from_onset() -> None:
     run = simulate_run("loss_nan", seed=0, variant="grad_inf", steps=100)
     assert run.onset is not None
     assert math.isfinite(run.rows[run.onset - 1][1]["grad_norm"])
-    assert math.isinf(run.rows[run.onset][1]["grad_norm"])
+    bad = run.rows[run.onset][1]
+    # TRL's shape: a NaN gradient norm, the loss masked to exactly 0, entropy and KL left out
+    assert math.isnan(bad["grad_norm"]) and bad["loss"] == 0.0
+    assert "entropy" not in bad and "kl_divergence" not in bad
 
 
 def test_suite_size() -> None:

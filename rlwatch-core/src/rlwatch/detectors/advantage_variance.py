@@ -60,7 +60,8 @@ class AdvantageVarianceDetector(Detector[AdvantageVarianceConfig]):
             critical_k=cfg.critical_k,
             critical_n=cfg.critical_n,
             reference_floor=1e-12,
-            warmup=cfg.warmup_steps,
+            warmup_steps=cfg.warmup_steps,
+            warmup_observations=cfg.warmup_steps,
             window=cfg.baseline_window,
             log_scale=True,
             min_rel_sigma=0.05,
@@ -78,7 +79,7 @@ class AdvantageVarianceDetector(Detector[AdvantageVarianceConfig]):
             return None
         if x < 1e-12:
             x = 1e-12
-        sev = self._watch.observe(x)
+        sev = self._watch.observe(x, step)
         if sev == 0:
             return None
         rule = k_of_n_rule(self.config, sev)

@@ -49,18 +49,32 @@ class BandOptions(DetectorConfig):
 
 
 class LevelWatch(RollingBaseline):
-    """Bands around a rolling baseline, with k-of-n persistence: one scalar.
+    """One scalar judged against the run's own level: cold start, then bands around a rolling baseline.
 
-    Subclasses `RollingBaseline` so the common step is a single call: one
-    comparison against a precomputed threshold and a ring write. Thresholds
-    are recomputed only when the baseline refreshes.
+    **Warm-up is counted in training steps**, so that sparse logging does not
+    blind it: the rolling baseline takes over once it has
+    ``warmup_observations`` values, or ``min_observations`` values spanning
+    ``warmup_steps`` training steps, whichever comes first (with
+    ``logging_steps=10`` that is 5 logged values, not 20).
 
-    A value is *out* when it lies beyond the warning band on the bad side
-    (``side="high"``: above, ``"low"``: below). The band edge is the stricter
-    of a ratio to the reference (``ratio_warning`` x baseline) and a
-    distance of ``min_sigmas`` robust standard deviations, then bounded by
-    the absolute limits (an absolute limit always counts as out). Out
-    values enter the baseline winsorised at the band edge.
+    **Cold start** (before that): each value is compared with an *anchor*,
+    the median of the first three values that were not themselves out, and
+    a value beyond ``early_ratio`` x anchor that is also ``early_min_delta``
+    away from it is out. Two such values in a row are critical: a run that
+    blows up in its first logged steps (entropy 2.9 -> 0.01, KL 0 -> 1.4,
+    length 53 -> 2.6 tokens) gets its critical within a few logged steps,
+    while the ordinary fast changes of early training (entropy halving,
+    KL growing from 0) stay under these extreme ratios.
+
+    **Then**, a value is out when it lies beyond the warning band on the bad
+    side (``side="high"``: above, ``"low"``: below). The band edge is the
+    stricter of a ratio to the reference (``ratio_warning`` x baseline) and a
+    distance of ``min_sigmas`` robust standard deviations, then at least
+    ``min_delta`` away from the reference in absolute units (so a low, stable
+    level, whose relative noise is large, cannot trip a ratio by a few
+    hundredths), bounded by the absolute limits. Out values enter the
+    baseline winsorised at the band edge. Warning and critical need k-of-n
+    persistence; single values beyond the spike ratios alert at once.
 
     Args:
         side: ``"high"`` or ``"low"``: which direction is bad.
@@ -83,17 +97,32 @@ class LevelWatch(RollingBaseline):
         absolute_critical: Value beyond which it always counts as critical.
         reference_floor: The ratio reference is ``max(median, floor)`` (high
             side) so tiny baselines (early KL) do not make tiny thresholds.
-        warmup: Observations before any judgement.
+        min_delta: Smallest absolute distance from the reference that can be
+            out, for both bands.
+        max_delta_warning, max_delta_critical: High side: a rise of this
+            many units above the reference is out whatever the ratio, once
+            it is also ``min_sigmas`` above the noise (0: ratios only).
+        warmup_steps: Training steps the baseline must span (see above).
+        warmup_observations: Values after which the baseline takes over anyway.
+        min_observations: Fewest values a baseline is built from.
+        early_ratio: Cold-start ratio to the anchor (``0`` disables the cold
+            start rule).
+        early_min_delta: Cold-start absolute distance from the anchor.
         window, refresh, min_count, log_scale, min_rel_sigma, min_abs_sigma:
             As in `RollingBaseline`.
 
     Attributes:
         warning_edge: Current warning threshold (linear units).
         critical_edge: Current critical threshold (linear units).
+        live: The rolling baseline judges (warm-up is over).
     """
 
     __slots__ = (
+        "_anchor",
+        "_anchor_values",
         "_crit",
+        "_early_streak",
+        "_first_step",
         "_s_crit",
         "_s_warn",
         "_sign",
@@ -103,6 +132,13 @@ class LevelWatch(RollingBaseline):
         "absolute_critical",
         "absolute_warning",
         "critical_edge",
+        "early_min_delta",
+        "early_ratio",
+        "live",
+        "max_delta_critical",
+        "max_delta_warning",
+        "min_delta",
+        "min_observations",
         "min_sigmas",
         "ratio_critical",
         "ratio_warning",
@@ -110,7 +146,8 @@ class LevelWatch(RollingBaseline):
         "side",
         "spike_critical",
         "spike_warning",
-        "warmup",
+        "warmup_observations",
+        "warmup_steps",
         "warning_edge",
     )
 
@@ -130,7 +167,14 @@ class LevelWatch(RollingBaseline):
         absolute_warning: float = math.nan,
         absolute_critical: float = math.nan,
         reference_floor: float = 0.0,
-        warmup: int = 20,
+        min_delta: float = 0.0,
+        max_delta_warning: float = 0.0,
+        max_delta_critical: float = 0.0,
+        warmup_steps: int = 20,
+        warmup_observations: int = 20,
+        min_observations: int = 5,
+        early_ratio: float = 0.0,
+        early_min_delta: float = 0.0,
         window: int = 64,
         refresh: int = 32,
         min_count: int = 8,
@@ -151,11 +195,22 @@ class LevelWatch(RollingBaseline):
         self.absolute_warning = absolute_warning
         self.absolute_critical = absolute_critical
         self.reference_floor = reference_floor
-        self.warmup = warmup
+        self.min_delta = min_delta
+        self.max_delta_warning = max_delta_warning
+        self.max_delta_critical = max_delta_critical
+        self.warmup_steps = warmup_steps
+        self.warmup_observations = max(1, warmup_observations)
+        self.min_observations = max(2, min(min_observations, self.warmup_observations))
+        self.early_ratio = early_ratio
+        self.early_min_delta = early_min_delta
         self._warn = Persistence(warning_k, warning_n)
         self._crit = Persistence(critical_k, critical_n)
-        # no thresholds are needed before warmup ends: first refresh then
-        self._next = max(self.min_count, warmup)
+        self._next = 1 << 62  # no refresh before the warm-up ends (then one at once)
+        self._first_step = -1
+        self._anchor_values: list[float] = []
+        self._anchor = math.nan
+        self._early_streak = 0
+        self.live = False
         self.warning_edge = math.nan
         self.critical_edge = math.nan
         # signed thresholds: "out" is always  sign * x > _s_warn
@@ -165,8 +220,8 @@ class LevelWatch(RollingBaseline):
         self._spike_c = math.inf
         self._absolute_only()
 
-    def observe(self, x: float) -> int:
-        """Judge one finite value, then add it to the baseline.
+    def observe(self, x: float, step: int = 0) -> int:
+        """Judge one finite value logged at training step `step`, then add it to the baseline.
 
         Returns:
             0 (fine, the common case), 1 (warning) or 2 (critical).
@@ -174,7 +229,9 @@ class LevelWatch(RollingBaseline):
         count = self.count + 1
         self.count = count
         sev = 0
-        if self._sign * x > self._s_warn:
+        if not self.live:
+            sev = self._early(x, step, count)
+        elif self._sign * x > self._s_warn:
             sev = self._judge(x, count)
         # inlined RollingBaseline.push: this runs on every step
         if x > self.hi_clip:
@@ -187,6 +244,11 @@ class LevelWatch(RollingBaseline):
         if count >= self._next:
             self._recompute()
             self._edges()
+        elif not self.live and self._warmed(step, count):
+            self.live = True
+            self._next = count + 1  # the baseline (with this value) is computed now, then every `refresh`
+            self._recompute()
+            self._edges()
         return sev
 
     @property
@@ -194,23 +256,62 @@ class LevelWatch(RollingBaseline):
         """Observations so far."""
         return self.count
 
+    @property
+    def anchor(self) -> float:
+        """The cold-start reference (nan before the first value)."""
+        return self._anchor
+
     def reference(self) -> float:
-        """The level ratios are taken against (floored baseline median)."""
-        med = self.median
+        """The level ratios are taken against (floored baseline median, or the anchor before warm-up ends)."""
+        med = self.median if self.live else self._anchor
         if self.side == "high":
             return max(med, self.reference_floor)
         return med
 
     def ratio(self, x: float) -> float:
-        """``x`` relative to the reference (nan before a baseline exists)."""
+        """``x`` relative to the reference (nan before one exists)."""
         ref = self.reference()
         if not ref or ref != ref:
             return math.nan
         return x / ref
 
+    def _warmed(self, step: int, count: int) -> bool:
+        if count >= self.warmup_observations:
+            return True
+        return count >= self.min_observations and step - self._first_step >= self.warmup_steps
+
+    def _early(self, x: float, step: int, count: int) -> int:
+        if count == 1:
+            self._first_step = step
+        sign = self._sign
+        absolute = self._s_warn
+        if sign * x > absolute:  # an absolute limit needs no baseline
+            return 2 if sign * x > self._s_crit else 1
+        anchor = self._anchor
+        out = False
+        if self.early_ratio > 0.0 and anchor == anchor:
+            if self.side == "high":
+                ref = max(anchor, self.reference_floor)
+                out = x > self.early_ratio * ref and x - ref >= self.early_min_delta
+            else:
+                out = x < self.early_ratio * anchor and anchor - x >= self.early_min_delta
+        if out:
+            self._early_streak += 1
+            return 2 if self._early_streak >= 2 else 0
+        self._early_streak = 0
+        values = self._anchor_values
+        if len(values) < 3:
+            values.append(x)
+            ordered = sorted(values)
+            mid = len(ordered) // 2
+            self._anchor = ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+        return 0
+
+    def refresh_edges(self) -> None:
+        """Recompute the thresholds now (after a change of `reference_floor`)."""
+        self._edges()
+
     def _judge(self, x: float, t: int) -> int:
-        if t <= self.warmup:
-            return 0
         s = self._sign * x
         crit = (s > self._s_crit and self._crit.hit(t)) or s > self._spike_c
         if crit:
@@ -232,7 +333,7 @@ class LevelWatch(RollingBaseline):
         self.critical_edge = ac
 
     def _edges(self) -> None:
-        if self.count < self.warmup or not self.ready:
+        if not self.live or not self.ready:
             return
         med, sig, z = self.median, self.sigma, self.min_sigmas
         high = self.side == "high"
@@ -250,6 +351,18 @@ class LevelWatch(RollingBaseline):
         else:
             warn = min(ref * self.ratio_warning, ref - z * sig)
             crit = min(ref * self.ratio_critical, ref - (z + 2.0) * sig)
+        if high and (self.max_delta_warning > 0.0 or self.max_delta_critical > 0.0):
+            # a rise of this many units is out whatever the ratio (a level that starts high cannot multiply)
+            noise = ref * saturating_exp(z * sig) if self.log_scale else ref + z * sig
+            if self.max_delta_warning > 0.0:
+                warn = min(warn, max(ref + self.max_delta_warning, noise))
+            if self.max_delta_critical > 0.0:
+                crit = min(crit, max(ref + self.max_delta_critical, noise))
+        if self.min_delta > 0.0:
+            if high:
+                warn, crit = max(warn, ref + self.min_delta), max(crit, ref + self.min_delta)
+            else:
+                warn, crit = min(warn, ref - self.min_delta), min(crit, ref - self.min_delta)
         # winsorise out values at the (relative) warning edge, and cap
         # the good side loosely so single wild values cannot move the median
         if high:

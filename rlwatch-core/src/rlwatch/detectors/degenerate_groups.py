@@ -1,28 +1,32 @@
-"""`degenerate_groups`: GRPO groups with zero reward variance dominate.
+"""`degenerate_groups`: GRPO groups with zero reward variance come to dominate.
 
 In GRPO the advantage of a sample is its reward relative to its group; a
 group whose samples all got the same reward (all solved, all failed) gives
 no gradient, so the rollouts spent on it are wasted. Some such groups are
-normal; when they dominate for a sustained window the run pays for nothing
-(prompts too easy/too hard, or a reward function stuck at one value).
+normal. When their share *rises* to dominate (``warning_fraction`` /
+``critical_fraction`` of the groups, and ``warning_rise`` / ``critical_rise``
+above the run's own share, for ``window_k`` of the last ``window_n`` steps),
+the run has started paying for nothing: the policy outgrew its prompts, or
+the reward function got stuck at one value.
 
-The fraction comes from ``frac_reward_zero_std`` (TRL logs it) or is computed
+A share that is that high from the first step on is a property of the
+set-up (prompts far too easy or too hard for this model): one ``info``
+finding says so, and only a further rise is judged.
+
+The share comes from ``frac_reward_zero_std`` (TRL logs it) or is computed
 from a 2-D ``rewards`` array (groups x samples per group).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rlwatch.alerts import Alert
 from rlwatch.detectors.base import Detector, DetectorConfig, StepArrays, StepValues
+from rlwatch.detectors.rates import CHRONIC_FROM_START, RateWatch
 from rlwatch.hookspecs import hookimpl
-from rlwatch.options import require, require_k_of_n
-from rlwatch.stats.robust import Persistence
-
-if TYPE_CHECKING:
-    pass
+from rlwatch.options import option, require, require_k_of_n
 
 RECOMMENDATION = (
     "1) Look at whether the degenerate groups are all-correct or all-wrong (reward_mean "
@@ -36,40 +40,43 @@ RECOMMENDATION = (
 )
 
 
+CONFIGURATION_FINDING = (
+    "This is how the run was set up, not a change: the prompts are too easy or too hard for this model "
+    "(see reward_mean). Filter prompts by difficulty, use dynamic sampling (drop zero-variance groups and "
+    "refill the batch), or raise num_generations. rlwatch will alert if the share rises further."
+)
+
+
 @dataclass
 class DegenerateGroupsConfig(DetectorConfig):
-    """Options of the `degenerate_groups` detector.
+    """Options of the `degenerate_groups` detector."""
 
-    Attributes:
-        warning_fraction: Warn when at least this fraction of groups has zero
-            reward variance ...
-        critical_fraction: ... critical when at least this fraction does ...
-        window_k: ... for ``window_k`` of the last ``window_n`` observations.
-        window_n: See ``window_k``.
-        tolerance: Reward spread (max - min) within a group at or below
-            which the group counts as degenerate, for 2-D ``rewards``.
-    """
-
-    warning_fraction: float = 0.8
-    critical_fraction: float = 0.95
-    window_k: int = 6
-    window_n: int = 8
-    tolerance: float = 0.0
+    warning_fraction: float = option(0.8, "A rising share of zero-variance groups warns at this level ...")
+    warning_rise: float = option(0.2, "... when it is also this much above the run's own share.")
+    critical_fraction: float = option(0.95, "A rising share is critical at this level ...")
+    critical_rise: float = option(0.3, "... when it is also this much above the run's own share.")
+    window_k: int = option(6, "Alerts need window_k of the last window_n steps beyond them ...")
+    window_n: int = option(8, "... (see window_k).")
+    tolerance: float = option(
+        0.0, "With a rewards array: a group whose reward range is at most this counts as zero-variance."
+    )
 
     def validate(self) -> None:
-        """Raise `rlwatch.config.ConfigError` for impossible values."""
+        """Raise `rlwatch.errors.ConfigError` for impossible values."""
         super().validate()
         require(
             0.0 < self.warning_fraction <= self.critical_fraction <= 1.0,
             "degenerate_groups: need 0 < warning_fraction <= critical_fraction <= 1, got "
             f"{self.warning_fraction}, {self.critical_fraction}",
         )
+        require(0.0 < self.warning_rise <= self.critical_rise < 1.0,
+                "degenerate_groups: need 0 < warning_rise <= critical_rise < 1")
         require(self.tolerance >= 0.0, "degenerate_groups.tolerance must be >= 0")
         require_k_of_n(self.window_k, self.window_n, "degenerate_groups.window")
 
 
 class DegenerateGroupsDetector(Detector[DegenerateGroupsConfig]):
-    """Sustained high fraction of zero-reward-variance groups."""
+    """A rising share of zero-reward-variance groups."""
 
     id: ClassVar[str] = "degenerate_groups"
     config_class = DegenerateGroupsConfig
@@ -83,14 +90,11 @@ class DegenerateGroupsDetector(Detector[DegenerateGroupsConfig]):
     def __init__(self, config: DegenerateGroupsConfig | None = None) -> None:
         super().__init__(config)
         cfg = self.config
-        self._warn_at = cfg.warning_fraction
-        self._warn = Persistence(cfg.window_k, cfg.window_n)
-        self._crit = Persistence(cfg.window_k, cfg.window_n)
-        self._n = 0
-        self.last_fraction = float("nan")
+        self._share = RateWatch(cfg.warning_fraction, cfg.critical_fraction, cfg.warning_rise, cfg.critical_rise,
+                                cfg.window_k, cfg.window_n, cfg.warmup_steps)
 
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
-        """Consume one step's fraction of degenerate groups."""
+        """Consume one step's share of degenerate groups."""
         f = values.get("frac_reward_zero_std")
         if f is None:
             r = arrays.get("rewards")
@@ -100,40 +104,40 @@ class DegenerateGroupsDetector(Detector[DegenerateGroupsConfig]):
 
             # NaN spreads compare False: a group with a NaN reward is not counted
             f = np.count_nonzero(np.ptp(r, axis=1) <= self.config.tolerance) / r.shape[0]
-        if f - f != 0.0:
+        if f - f != 0.0 or not 0.0 <= f <= 1.0:
             return None
-        self._n += 1
-        self.last_fraction = f
-        if f < self._warn_at:
-            return None
-        cfg = self.config
-        t = self._n
-        if t <= cfg.warmup_steps:
-            return None
-        crit = f >= cfg.critical_fraction and self._crit.hit(t)
-        warn = self._warn.hit(t)
-        if not (crit or warn):
-            return None
-        return [
-            self.alert(
+        sev, chronic_now = self._share.observe(f, step)
+        out: list[Alert] = []
+        if chronic_now:
+            out.append(self.alert(
+                step, "info",
+                f"{f:.0%} of GRPO groups have zero reward variance from the first step on (in each of the first "
+                f"{CHRONIC_FROM_START} logged steps): most rollouts give no gradient with this prompt set.",
+                {"frac_reward_zero_std": f}, CONFIGURATION_FINDING,
+            ))
+        if sev:
+            cfg = self.config
+            ref = self._share.reference()
+            rule = f"{cfg.window_k} of the last {cfg.window_n} steps"
+            out.append(self.alert(
                 step,
-                "critical" if crit else "warning",
-                f"{f:.0%} of GRPO groups have zero reward variance (>= "
-                f"{cfg.critical_fraction if crit else cfg.warning_fraction:.0%} for "
-                f"{cfg.window_k} of the last {cfg.window_n} steps): those rollouts give "
-                "no gradient.",
-                {"frac_reward_zero_std": f},
+                "critical" if sev == 2 else "warning",
+                f"{f:.0%} of GRPO groups have zero reward variance, up from the run's own {ref:.0%} ({rule}): "
+                "those rollouts give no gradient.",
+                {"frac_reward_zero_std": f, "baseline": ref},
                 RECOMMENDATION,
-            )
-        ]
+            ))
+        return out or None
 
     def summary(self) -> dict[str, float]:
-        """The last fraction seen and the thresholds."""
+        """The last share seen, the run's own share and the levels."""
+        cfg = self.config
         return {
-            "last_fraction": self.last_fraction,
-            "warning_at": self.config.warning_fraction,
-            "critical_at": self.config.critical_fraction,
-            "observations": float(self._n),
+            "last_fraction": self._share.last,
+            "baseline_fraction": self._share.reference(),
+            "warning_at": cfg.warning_fraction,
+            "critical_at": cfg.critical_fraction,
+            "degenerate_from_start": float(bool(self._share.chronic)),
         }
 
 

@@ -5,8 +5,15 @@ spikes of 2-4x its typical level. Those are not worth waking anyone for, so
 the sustained rule needs ``sustained_k`` of the last ``sustained_n`` steps
 above ``warning_ratio`` x the rolling (log-scale) median; only a single spike
 beyond ``spike_warning_ratio`` warns alone, and one beyond
-``spike_critical_ratio`` is critical alone. Non-finite gradient norms are
-reported by ``loss_nan``, never fed to the baseline.
+``spike_critical_ratio`` is critical alone.
+
+Steps that carry no gradient signal never define the baseline: an exact
+zero (TRL logs ``grad_norm = 0.0`` when every group of a GRPO batch had the
+same reward; in some runs half the steps), a step whose
+``frac_reward_zero_std`` is 1, and a value under 1 % of the baseline (only a
+KL term left). Were they part of it, the baseline would sink to the floor
+and the next ordinary norm would read as a 1e12-fold spike. Non-finite
+gradient norms are ``loss_nan``'s business, never fed to the baseline.
 """
 
 from __future__ import annotations
@@ -104,7 +111,8 @@ class GradientNormSpikeDetector(Detector[GradientNormSpikeConfig]):
             critical_k=cfg.sustained_k,
             critical_n=cfg.sustained_n,
             reference_floor=1e-12,
-            warmup=cfg.warmup_steps,
+            warmup_steps=cfg.warmup_steps,
+            warmup_observations=cfg.warmup_steps,
             window=cfg.baseline_window,
             log_scale=True,
             min_rel_sigma=0.05,
@@ -113,15 +121,18 @@ class GradientNormSpikeDetector(Detector[GradientNormSpikeConfig]):
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
         """Consume one step's gradient norm (absent or non-finite: ignored)."""
         x = values.get("grad_norm")
-        if x is None or x - x != 0.0:
-            return None
-        if x < 1e-12:
-            x = 1e-12
-        sev = self._watch.observe(x)
+        if x is None or x - x != 0.0 or x <= 0.0:
+            return None  # absent, non-finite (loss_nan's business), or exactly zero (no gradient at all)
+        f = values.get("frac_reward_zero_std")
+        if f is not None and f >= 0.999:
+            return None  # every GRPO group degenerate: no policy gradient, the norm says nothing
+        w = self._watch
+        if w.live and x < 0.01 * w.median:
+            return None  # a near-empty step (only a KL term left): it cannot be a spike and must not set the level
+        sev = w.observe(x, step)
         if sev == 0:
             return None
         cfg = self.config
-        w = self._watch
         single = x / w.reference() >= (cfg.spike_critical_ratio if sev == 2 else cfg.spike_warning_ratio)
         rule = (
             "single spike"

@@ -152,7 +152,8 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
             "warning_n": cfg.spread_n,
             "critical_k": 2,
             "critical_n": 3,
-            "warmup": cfg.warmup_steps,
+            "warmup_steps": cfg.warmup_steps,
+            "warmup_observations": cfg.warmup_steps,
             "window": cfg.baseline_window,
         }
         self._std = LevelWatch(side="high", log_scale=True, min_rel_sigma=0.05, reference_floor=1e-9, **common)
@@ -206,14 +207,14 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
             lo, hi = float(r.min()), float(r.max())
             spread = hi - lo
             if spread > 0.0:
-                sev = self._range.observe(spread)
+                sev = self._range.observe(spread, step)
                 if sev:
                     out.append(self._spread_alert(step, spread, sev, "range", self._range))
         else:
             mean = s / n
             var = float(np.dot(r, r)) / n - mean * mean
             std = math.sqrt(var) if var > 1e-300 else 1e-9
-            sev = self._std.observe(std)
+            sev = self._std.observe(std, step)
             if sev:
                 out.append(self._spread_alert(step, std, sev, "std", self._std))
             if check and cfg.dip_enabled and n >= cfg.min_samples:

@@ -12,6 +12,15 @@ Mann-Kendall (z score; significance of a monotone decline) and Theil-Sen
 critical one needs a stronger decline that also lost ``critical_drop_sigmas``
 step-noise units over the window.
 
+Materiality: a reward mean averaged over a large batch can have tiny step
+noise, and a noisy one large step noise; neither says whether a decline
+matters to the user. When the per-sample reward spread is known
+(``reward_std``, or the ``rewards`` array), a decline of
+``min_drop_spread`` x that spread is material even if it is fewer step-noise
+units than ``warning_drop_sigmas`` (a success rate sliding from 0.36 to
+0.18 over 80 steps, step noise 0.065: two-thirds of the way down it has lost
+only 2 step-noise units, and a quarter of the per-sample spread).
+
 The reward mean comes from ``reward_mean``, else from the ``rewards`` array.
 """
 
@@ -63,6 +72,10 @@ class RewardMeanDriftConfig(DetectorConfig):
             window exceeds this many step-noise standard deviations.
         min_drop: Smallest decline over the trend window (reward units) that
             can alert at all; 0 lets noise statistics decide alone.
+        min_drop_spread: A decline of this fraction of the per-sample reward
+            spread (median ``reward_std``) is enough for a warning even when
+            it is fewer than ``warning_drop_sigmas`` step-noise units (0
+            disables).
         confirm: Warnings need this many trend tests in a row to agree.
     """
 
@@ -76,6 +89,7 @@ class RewardMeanDriftConfig(DetectorConfig):
     warning_drop_sigmas: float = 3.0
     critical_drop_sigmas: float = 6.0
     min_drop: float = 0.0
+    min_drop_spread: float = 0.25
     confirm: int = 2
 
     def validate(self) -> None:
@@ -101,6 +115,7 @@ class RewardMeanDriftConfig(DetectorConfig):
             "reward_mean_drift: need 0 <= warning_drop_sigmas <= critical_drop_sigmas",
         )
         require(self.min_drop >= 0.0, "reward_mean_drift.min_drop must be >= 0")
+        require(self.min_drop_spread >= 0.0, "reward_mean_drift.min_drop_spread must be >= 0")
         require(self.confirm >= 1, "reward_mean_drift.confirm must be >= 1")
 
 
@@ -128,23 +143,38 @@ class RewardMeanDriftDetector(Detector[RewardMeanDriftConfig]):
         self._noise = math.nan
         self._noise_estimates: deque[float] = deque(maxlen=9)
         self._streak = Persistence(cfg.confirm, cfg.confirm)
+        self._spread = RollingBaseline(window=cfg.baseline_window, refresh=32, min_count=8)
+        self._first_step = -1
+        self._warm = False
         self.last_z = math.nan
         self.last_slope = math.nan
 
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
         """Consume one step's reward mean (or the mean of ``rewards``)."""
         x = values.get("reward_mean")
+        r = arrays.get("rewards")
         if x is None:
-            r = arrays.get("rewards")
             if r is None or not r.size:
                 return None
             x = float(r.mean())
         if x - x != 0.0:
             return None
+        spread = values.get("reward_std")
+        if spread is None and r is not None and r.size > 1:
+            spread = float(r.std())
+        if spread is not None and spread - spread == 0.0 and spread > 0.0:
+            self._spread.push(spread)
         e = self._ewma
         e = x if e != e else e + self._alpha * (x - e)
         self._ewma = e
+        if self._first_step < 0:
+            self._first_step = step
         if self._push(x):
+            self._set_gate()
+        elif not self._warm and self._level.count >= 8 and step - self._first_step >= self.config.warmup_steps:
+            # sparse logging: warm-up is counted in training steps, not in logged values
+            self._warm = True
+            self._level.refresh_now()
             self._set_gate()
         if e >= self._gate:
             return None
@@ -153,10 +183,11 @@ class RewardMeanDriftDetector(Detector[RewardMeanDriftConfig]):
     def _set_gate(self) -> None:
         cfg = self.config
         level = self._level
-        if level.count < cfg.warmup_steps:
+        if level.count < cfg.warmup_steps and not self._warm:
             # the next refresh comes exactly at the end of warmup
             level.schedule_refresh(cfg.warmup_steps)
             return
+        self._warm = True
         # step noise from first differences of the window (a rising trend
         # shifts them but barely widens them); white-noise diffs have
         # sqrt(2) x its sd. O(window), once per refresh.
@@ -184,12 +215,7 @@ class RewardMeanDriftDetector(Detector[RewardMeanDriftConfig]):
             z, slope = trend_statistics(history[-size:])
             self.last_z, self.last_slope = z, slope
             drop = -slope * (size - 1)
-            if (
-                z > -cfg.warning_z
-                or slope >= 0.0
-                or drop <= cfg.min_drop
-                or drop < cfg.warning_drop_sigmas * self._noise
-            ):
+            if z > -cfg.warning_z or slope >= 0.0 or drop <= cfg.min_drop or drop < self._material():
                 continue
             critical = z <= -cfg.critical_z and drop >= cfg.critical_drop_sigmas * self._noise
             if best is None or (critical and not best[0]):
@@ -219,6 +245,16 @@ class RewardMeanDriftDetector(Detector[RewardMeanDriftConfig]):
                 RECOMMENDATION,
             )
         ]
+
+    def _material(self) -> float:
+        """The smallest decline over a trend window that may warn: noise units, or a share of the sample spread."""
+        by_noise = self.config.warning_drop_sigmas * self._noise
+        spread = self._spread
+        if not self.config.min_drop_spread or spread.count < 8:
+            return by_noise
+        if spread.median != spread.median:
+            spread.refresh_now()
+        return min(by_noise, self.config.min_drop_spread * spread.median)
 
     def summary(self) -> dict[str, float]:
         """Reference level, step noise, gate and the last trend statistics."""

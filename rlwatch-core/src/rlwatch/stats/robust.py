@@ -127,7 +127,10 @@ class RollingBaseline:
 
     def _recompute(self) -> None:
         count = self.count
-        self._next = count + self.refresh - self._phase
+        # A young baseline (few values, sparse logging) refreshes sooner: every quarter of its values, at most
+        # every `refresh`; otherwise a median taken at the end of warm-up would stand for `refresh` more values.
+        gap = count // 4 if count < 4 * self.refresh else self.refresh
+        self._next = count + max(1, gap - self._phase)
         self._phase = 0
         s = sorted(self._ring if count >= self.window else self._ring[:count])
         n = len(s)

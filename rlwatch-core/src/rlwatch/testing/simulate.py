@@ -43,13 +43,14 @@ PROFILES: tuple[str, ...] = ("chat", "math", "partial_credit", "noisy", "kl_grow
 """Healthy run profiles (see the module docs)."""
 
 FAILURES: dict[str, tuple[str, ...]] = {
-    "entropy_collapse": ("fast", "gradual"),
+    "entropy_collapse": ("fast", "gradual", "ramp"),
+    "entropy_explosion": ("blowup",),
     "kl_explosion": ("jump", "runaway"),
     "reward_hacking": ("cluster", "spread", "out_of_range"),
     "advantage_variance": ("jump",),
     "loss_nan": ("loss_nan", "grad_inf", "kl_nan"),
     "gradient_norm_spike": ("growth", "huge_spike"),
-    "reward_mean_drift": ("decline",),
+    "reward_mean_drift": ("decline", "ramp"),
     "degenerate_groups": ("all_solved", "constant_reward"),
     "length_pathology": ("collapse", "saturation"),
     "stalled": ("hang",),
@@ -269,9 +270,18 @@ def _generate(run: SimulatedRun, rng: np.random.Generator, steps: int, groups: i
 
     if kind == "entropy_collapse":
         final = rng.uniform(0.02, 0.15)
-        tau = rng.uniform(1.5, 5.0) if variant == "fast" else rng.uniform(6.0, 15.0)
-        decay = final + (1.0 - final) * np.exp(-(t - onset) / tau)
+        if variant == "ramp":
+            # a slow, straight slide over 40-100 steps
+            decay = 1.0 - (1.0 - final) * _ramp(t, onset, rng.uniform(40.0, 100.0))
+        else:
+            tau = rng.uniform(1.5, 5.0) if variant == "fast" else rng.uniform(6.0, 15.0)
+            decay = final + (1.0 - final) * np.exp(-(t - onset) / tau)
         entropy = np.where(after, entropy * decay, entropy)
+    elif kind == "entropy_explosion":
+        # the policy turns to noise: entropy heads for the uniform distribution's log(vocab)
+        ceiling = rng.uniform(8.0, 11.0)
+        target = np.minimum(entropy * rng.uniform(8.0, 60.0), ceiling)
+        entropy = np.where(after, entropy + (target - entropy) * _ramp(t, onset, rng.uniform(1.0, 10.0)), entropy)
     elif kind == "kl_explosion":
         if variant == "jump":
             kl = np.where(after, kl * rng.uniform(8.0, 30.0), kl)
@@ -300,7 +310,7 @@ def _generate(run: SimulatedRun, rng: np.random.Generator, steps: int, groups: i
             grad = grad.copy()
             grad[onset] *= rng.uniform(20.0, 200.0)
     elif kind == "reward_mean_drift":
-        ramp = _ramp(t, onset, rng.uniform(10.0, 40.0))
+        ramp = _ramp(t, onset, rng.uniform(10.0, 40.0) if variant == "decline" else rng.uniform(40.0, 100.0))
         at = level[min(onset, T - 1)]
         if continuous:
             drop = rng.uniform(0.6, 1.0) * gain + rng.uniform(0.5, 1.0) * r_sigma
@@ -378,7 +388,11 @@ def _generate(run: SimulatedRun, rng: np.random.Generator, steps: int, groups: i
                 metrics["loss"] = math.nan
                 metrics["grad_norm"] = math.nan
             elif nan_metric == "grad_inf":
-                metrics["grad_norm"] = math.inf  # the loss is masked finite (TRL)
+                # what TRL logs when the forward pass turns NaN: a NaN gradient norm, the loss masked to
+                # exactly 0, and entropy and KL left out of the step
+                metrics["grad_norm"] = math.nan
+                metrics["loss"] = 0.0
+                del metrics["entropy"], metrics["kl_divergence"]
             else:
                 metrics["kl_divergence"] = math.nan
                 metrics["entropy"] = math.nan
