@@ -102,7 +102,7 @@ def test_misconfiguration_fails_at_load(env, error):
     ("changes", "error"),
     [
         ({"min_severity": "info-ish"}, "min_severity"),
-        ({"min_severity": "info"}, "min_severity"),
+        ({"min_severity": "fatal"}, "min_severity"),
         ({"timeout": 0.0}, "timeout"),
         ({"max_attempts": 0}, "max_attempts"),
         ({"breaker_threshold": 0}, "breaker_threshold"),

@@ -126,6 +126,63 @@ def test_huge_learning_rate_raises_entropy_collapse_and_degenerate_groups(collap
     assert all(step >= JUMP_AT for _, step in critical), sorted(critical)
 
 
+def test_half_truncated_completions_are_no_critical(tmp_path: Path) -> None:
+    """A limit that cuts about half the completions is how this run is set up, not an instability."""
+    run = run_script(
+        "grpo_run.py", tmp_path / "truncating", TINY_STEPS="24", TINY_LR="1e-5", TINY_SCHEDULER="constant",
+        TINY_MAX_COMPLETION="6",
+    )
+    assert run.returncode == 0, run.explain()
+    _, metrics, alerts, _ = _only_run(run)
+    clipped = metrics["completion_clipped_ratio"]
+    assert 0.35 <= float(np.mean(clipped)) <= 0.65, clipped  # the set-up this test is about
+    assert not [a for a in alerts if a.severity == "critical"], [(a.detector, a.step, a.message) for a in alerts]
+
+
+def test_learning_rate_far_too_high_from_the_start_is_critical_within_ten_steps(tmp_path: Path) -> None:
+    """lr 0.1 from step 1, no clipping: KL 0 -> 45 and entropy 2.2 -> 0.04 nats within six steps."""
+    run = run_script(
+        "grpo_run.py", tmp_path / "hot", TINY_STEPS="12", TINY_LR="0.1", TINY_SCHEDULER="constant",
+        TINY_MAX_GRAD_NORM="0",
+    )
+    assert run.returncode == 0, run.explain()
+    _, metrics, alerts, _ = _only_run(run)
+    assert float(np.nanmin(metrics["entropy"][:10])) < 0.15 * float(metrics["entropy"][0])
+    assert float(np.nanmax(metrics["kl_divergence"][:10])) > 1.0
+    first_critical = {}
+    for a in sorted(alerts, key=lambda a: a.step):
+        if a.severity == "critical":
+            first_critical.setdefault(a.detector, a.step)
+    assert first_critical.get("entropy_collapse", 99) <= 10, first_critical
+    assert first_critical.get("kl_explosion", 99) <= 10, first_critical
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "reason"),
+    [
+        ("storage:\n  flush_interval_seconds: [oops\n", "rlwatch.yaml"),  # not YAML at all
+        ("entropy_collapse:\n  warning_ratio: 0.1\n  critical_ratio: 0.5\n", "critical_ratio"),  # impossible
+    ],
+)
+def test_malformed_yaml_on_the_zero_code_path_says_monitoring_is_off(tmp_path: Path, yaml_text: str,
+                                                                    reason: str) -> None:
+    """Nobody asked for rlwatch in code: training runs, and one clear line says it is unmonitored, and why."""
+    work = tmp_path / "badyaml"
+    work.mkdir()
+    (work / "rlwatch.yaml").write_text(yaml_text)
+    run = run_script("grpo_run.py", work, TINY_STEPS="2")
+    assert run.returncode == 0, run.explain()
+    lines = [line for line in run.stderr.splitlines() if "monitoring is OFF" in line]
+    assert len(lines) == 1, run.stderr[-3000:]
+    assert reason in lines[0]
+    assert "internal error" not in run.stderr and "Traceback" not in run.stderr, run.stderr[-3000:]
+    # said before training started: ahead of the trainer's first log line on stdout/stderr
+    first_log = min((i for i, line in enumerate(run.stderr.splitlines()) if "'loss'" in line), default=None)
+    if first_log is not None:
+        assert run.stderr.splitlines().index(lines[0]) < first_log
+    assert not list(work.rglob("metrics.db"))
+
+
 def test_nan_loss_alert_is_stored_before_the_crash(tmp_path: Path) -> None:
     run = run_script("grpo_run.py", tmp_path / "nan", trace_case="grpo_nan",
                      TINY_STEPS="8", TINY_NAN_AT=str(NAN_AT))
@@ -206,7 +263,9 @@ def test_dpo_smoke(tmp_path: Path) -> None:
     assert run.callbacks().count("RLWatchCallback") == 1
     info, _, alerts, names = _only_run(run)
     assert info.status == "finished" and info.n_steps == 4
-    assert {"loss", "grad_norm", "entropy", "rewards/margins", "rewards/accuracies", "logps/chosen"} <= set(names)
+    assert {"loss", "grad_norm", "rewards/margins", "rewards/accuracies", "logps/chosen"} <= set(names)
+    # DPO has no sampling policy: the entropy it logs is the model's on the preference data
+    assert "entropy" not in names and "supervised_entropy" in names
     assert not [a for a in alerts if a.severity == "critical"]
 
 

@@ -96,7 +96,7 @@ class ChannelConfig:
         default=True,
         metadata=_meta("On when configured (URL/key present); false switches the channel off."),
     )
-    min_severity: str = field(default="warning", metadata=_meta("Lowest severity sent: warning or critical."))
+    min_severity: str = field(default="warning", metadata=_meta("Lowest severity sent: info, warning or critical."))
     timeout: float = field(default=10.0, metadata=_meta("Seconds allowed per request (connect, and each read)."))
     max_attempts: int = field(default=4, metadata=_meta("Tries per alert, the first included."))
     backoff_base: float = field(default=1.0, metadata=_meta("Seconds before the first retry; doubles each retry."))

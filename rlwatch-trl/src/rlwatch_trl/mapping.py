@@ -35,9 +35,13 @@ def family_of(trainer: Any) -> KeyMap | None:
 
 
 def guess_from_keys(keys: Mapping[str, Any]) -> KeyMap:
-    """For a trainer of unknown class: the TRL map whose signature keys its first log matches best."""
-    best, best_score = TRL_OFFLINE, 0
+    """For a trainer of unknown class: the TRL map whose signature keys its first log matches best.
+
+    A tie goes to the offline map: a key shared by both (``entropy``, which SFT logs about its data)
+    is no evidence of a sampling policy.
+    """
     present = set(keys)
+    best, best_score = TRL_OFFLINE, TRL_OFFLINE.score(present)
     for keymap in KEYMAPS:
         score = keymap.score(present)
         if score > best_score:

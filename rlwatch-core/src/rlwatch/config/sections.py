@@ -54,7 +54,9 @@ class ConsoleConfig:
     """The built-in console channel (stderr)."""
 
     enabled: bool = option(True, "Print alerts to stderr.")
-    min_severity: str = option("warning", "Lowest severity printed: warning or critical.")
+    min_severity: str = option(
+        "info", "Lowest severity printed: info (also one-off configuration findings), warning or critical."
+    )
 
     def validate(self) -> None:
         """Reject unknown severities."""

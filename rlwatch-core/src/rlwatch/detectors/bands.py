@@ -58,7 +58,8 @@ class LevelWatch(RollingBaseline):
     ``logging_steps=10`` that is 5 logged values, not 20).
 
     **Cold start** (before that): each value is compared with an *anchor*,
-    the median of the first three values that were not themselves out, and
+    the healthiest of the first three values that were not themselves out
+    (the lowest on the high side, the highest on the low side), and
     a value beyond ``early_ratio`` x anchor that is also ``early_min_delta``
     away from it is out. Two such values in a row are critical: a run that
     blows up in its first logged steps (entropy 2.9 -> 0.01, KL 0 -> 1.4,
@@ -301,10 +302,10 @@ class LevelWatch(RollingBaseline):
         self._early_streak = 0
         values = self._anchor_values
         if len(values) < 3:
+            # The healthiest of the first values (lowest KL, highest entropy): a blow-up that is already
+            # under way at the second logged step must not become the reference it is measured against.
             values.append(x)
-            ordered = sorted(values)
-            mid = len(ordered) // 2
-            self._anchor = ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+            self._anchor = min(values) if self.side == "high" else max(values)
         return 0
 
     def refresh_edges(self) -> None:

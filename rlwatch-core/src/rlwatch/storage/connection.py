@@ -62,7 +62,10 @@ def open_writable(path: str) -> sqlite3.Connection:
         sqlite3.Error, OSError, SchemaTooNewError: the file cannot be used.
     """
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    conn = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False)
+    # Few cached statements: a prepared multi-row insert of a wide run holds hundreds of KB, and the
+    # default cache of 128 of them was most of a wide run's memory; a narrow run reuses a handful.
+    conn = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False,
+                           cached_statements=16)
     try:
         # A file of a newer rlwatch is refused before anything (even the journal mode) touches it.
         check_not_newer(conn)

@@ -94,6 +94,10 @@ class RunLayout:
 _SQL_CACHE: dict[tuple[int, int, tuple[int, ...], bool, int, bool], str] = {}
 
 
+SQL_CACHE_MAX = 128
+"""SQL texts kept; a wide run's texts are ~9 KB each and (32 parts x chunk sizes) rarely repeat."""
+
+
 def upsert_sql(run_pk: int, plan: PartPlan, with_mask: bool, nrows: int, merge: bool = True) -> str:
     """A multi-row insert of `nrows` rows ``(step, wall_time[, nan_mask], v...)`` for one part plan.
 
@@ -120,7 +124,7 @@ def upsert_sql(run_pk: int, plan: PartPlan, with_mask: bool, nrows: int, merge: 
                 f" ON CONFLICT(run_pk, part, step) DO UPDATE SET wall_time=excluded.wall_time, "
                 f"nan_mask=(nan_mask & {~plan.mask & ((1 << SLOTS) - 1)}) | excluded.nan_mask, {updates}"
             )
-        if len(_SQL_CACHE) > 4096:
+        if len(_SQL_CACHE) > SQL_CACHE_MAX:
             _SQL_CACHE.clear()
         _SQL_CACHE[key] = sql
     return sql

@@ -170,13 +170,13 @@ class RunBook:
                 conn.execute("UPDATE runs SET updated_at=? WHERE run_pk=? AND status='running'", (now, run.pk))
                 run.beat = now
 
-    def announce_drops(self, path: str, capacity: int) -> None:
+    def announce_drops(self, path: str, capacity: str) -> None:
         """Log (on the writer thread) how many rows each run has lost to a full buffer since last time."""
         for run_id, run in self.runs.items():
             if run.dropped > run.announced_drops:
                 logger.warning(
                     "rlwatch: %d rows of run %r were dropped so far because the training loop logged faster than "
-                    "%s could be written (buffer of %d rows full); training continues. Raise "
+                    "%s could be written (buffer of %s full); training continues. Raise "
                     "storage.queue_max_rows or use log_every_n_steps.",
                     run.dropped, run_id, path, capacity,
                 )

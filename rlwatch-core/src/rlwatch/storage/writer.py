@@ -7,7 +7,7 @@ Everything slow happens on that thread: SQL, commits, WAL checkpoints.
 Promises, and how they are kept:
 
 * Bounded loss on SIGKILL, for any training loop. Transactions are bounded
-  (`_TXN_ROWS` rows or `_TXN_SECONDS`), so a big backlog is committed in
+  (`rows.TXN_VALUES` values or `rows.TXN_SECONDS`), so a big backlog is committed in
   pieces instead of one transaction that a kill would lose whole. Rows are
   bound as the caller built them, many thousand per statement: sqlite3
   releases the GIL around each statement, and against a CPU-bound training
@@ -56,6 +56,8 @@ logger = logging.getLogger("rlwatch")
 
 _YIELD_EVERY = 8
 """When the writer is behind, the caller yields the GIL once every this many steps."""
+_WIDE = 64
+"""Steps with at least this many values check for back-pressure on every call."""
 
 
 
@@ -69,13 +71,16 @@ class StoreWriter:
     stored, and `release_run` forgets a run once it is closed.
     """
 
-    def __init__(self, path: str, flush_interval: float, queue_max_rows: int, max_values: int = 4_000_000) -> None:
+    def __init__(self, path: str, flush_interval: float, queue_max_rows: int, max_values: int = 1_000_000) -> None:
         self.path = os.path.abspath(path)
         self.primary_path = self.path
         self.flush_interval = flush_interval
         self.queue_max_rows = queue_max_rows
         self.max_values = max(max_values, queue_max_rows)
         self._high_water = queue_max_rows // 2
+        self._values_high_water = self.max_values // 2
+        self._values_full = 3 * self.max_values // 4
+        self._capacity = f"{queue_max_rows} rows or {self.max_values} values"
         # The writer counts as behind when it has not taken the buffer for this long.
         self._lag_limit = 1.5 * flush_interval
         self._taken_at = time.monotonic()
@@ -89,6 +94,7 @@ class StoreWriter:
         self._retry_items: list[tuple[Any, ...]] = []
         self._retry_rows: Work = []
         self._wake = threading.Event()
+        self._taken = threading.Event()  # set by each take: what a caller waits for under back-pressure
         self._cond = threading.Condition()
         self._requested = 0
         self._completed = 0
@@ -137,13 +143,22 @@ class StoreWriter:
                     rows.append(row)
             self._puts += 1
             puts = self._puts
-        if puts % _YIELD_EVERY == 0 and (
-            self._nrows > self._high_water or time.monotonic() - self._taken_at > self._lag_limit
+        if (puts % _YIELD_EVERY == 0 or len(vals) >= _WIDE) and (
+            self._nrows > self._high_water
+            or self._nvalues > self._values_high_water
+            or time.monotonic() - self._taken_at > self._lag_limit
         ):
             # The writer is behind (a loop that never releases the GIL makes every one of its
-            # statements wait for it): yield the GIL now and then. Back-pressure, not loss.
+            # statements wait for it): yield the GIL now and then. Back-pressure, not loss. A
+            # buffer three quarters full of values (a tight loop of wide rows, which the writer
+            # cannot match) makes the caller wait for the writer's next take (at most one flush
+            # interval) instead of dropping rows.
             self._wake.set()
-            time.sleep(0)
+            if self._nvalues > self._values_full:
+                self._taken.clear()
+                self._taken.wait(self.flush_interval)
+            else:
+                time.sleep(0)
 
     def put_alert(self, run_id: str, alert: Any, status: str, reason: str) -> None:
         """Queue an alert record (alerts are never dropped for buffer space)."""
@@ -259,6 +274,7 @@ class StoreWriter:
             self._nrows = 0
             self._nvalues = 0
             self._taken_at = time.monotonic()
+        self._taken.set()
         work = self._retry_rows
         self._retry_rows = []
         work.extend(groups.items())
@@ -267,7 +283,7 @@ class StoreWriter:
 
     def _write_pending(self) -> None:
         items, work = self._take()
-        self._book.announce_drops(self.path, self.queue_max_rows)
+        self._book.announce_drops(self.path, self._capacity)
         now = time.time()
         if not items and not work:
             if any(r.pk is not None and now - r.beat > HEARTBEAT_SECONDS for r in self._book.runs.values()):
@@ -387,7 +403,7 @@ class StoreWriter:
             if rows:
                 kept.append((key, rows))
         self._retry_rows = kept
-        self._book.announce_drops(self.path, self.queue_max_rows)
+        self._book.announce_drops(self.path, self._capacity)
 
     def _rescue(self) -> None:
         """Move to a fallback file rather than lose buffered data; say exactly what could not be saved."""
