@@ -105,3 +105,21 @@ def test_level_watch_survives_astronomical_spread() -> None:
     for i in range(64):
         watch.observe(1e-150 if i % 2 else 1e150, i)
     assert watch.observe(1.0, 64) in (0, 1, 2)
+
+
+@pytest.mark.parametrize("first_bad", range(2, 9))
+def test_a_failure_starting_at_the_end_of_warm_up_is_still_caught(first_bad: int) -> None:
+    """Sparse logging (every 10 steps): warm-up ends at the 5th value; a collapse starting on any value is caught.
+
+    Found in review: a failure starting on the value that ends warm-up entered the first baseline, and the young
+    baseline's spread grew until nothing was out.
+    """
+    good = [1.0, 1.03, 0.98, 0.9, 1.01, 0.97, 1.02, 0.99]
+    w = LevelWatch(side="low", ratio_warning=0.5, ratio_critical=0.25, min_sigmas=4.0, warning_k=3, warning_n=5,
+                   critical_k=3, critical_n=5, min_delta=0.1, warmup_steps=20, warmup_observations=20,
+                   early_ratio=0.15, early_min_delta=0.1, window=100, min_rel_sigma=0.02)
+    values = good[: first_bad - 1] + [0.01] * 20
+    severities = [w.observe(x, 10 * (i + 1)) for i, x in enumerate(values)]
+    first = next((i + 1 for i, s in enumerate(severities) if s), None)
+    assert first is not None and first - first_bad <= 2, severities
+    assert 2 in severities  # and it becomes critical, not just a warning

@@ -31,8 +31,8 @@ def test_detection_does_not_import_jax() -> None:
         import sys
         from rlwatch import plugins
         from rlwatch_jax import plugin
-        assert plugins.call_first("rlwatch_detect_framework") is None
-        assert plugins.call_first("rlwatch_detect_rank") is None
+        assert plugins.hook().rlwatch_detect_framework() is None
+        assert plugins.hook().rlwatch_detect_rank() is None
         assert plugin.rlwatch_detect_framework() is None and plugin.rlwatch_detect_rank() is None
         assert "jax" not in sys.modules, "detection imported jax"
         print("ok")

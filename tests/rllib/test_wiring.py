@@ -39,7 +39,7 @@ def test_plugin_registration_does_not_import_ray() -> None:
         "import sys; from rlwatch import plugins; plugins.get_manager();"
         "names = [r.name for r in plugins._records if r.status == 'loaded'];"
         "assert 'rllib' in names, names;"
-        "assert plugins.call_first('rlwatch_detect_framework') is None;"
+        "assert plugins.hook().rlwatch_detect_framework() is None;"
         "assert 'ray' not in sys.modules, 'plugin imported ray'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

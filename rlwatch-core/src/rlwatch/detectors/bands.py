@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rlwatch.detectors.base import DetectorConfig
 from rlwatch.options import option, require, require_k_of_n
-from rlwatch.stats.robust import Persistence, RollingBaseline, saturating_exp
+from rlwatch.stats.robust import YOUNG, Persistence, RollingBaseline, saturating_exp
 
 
 @dataclass
@@ -230,10 +230,18 @@ class LevelWatch(RollingBaseline):
         count = self.count + 1
         self.count = count
         sev = 0
+        out = False
         if not self.live:
             sev = self._early(x, step, count)
+            if self._early_streak:
+                # The failure itself must not become the first baseline: count it at the anchor, and let
+                # the live persistence rule start from the values already out.
+                x = self._anchor
+                self._warn.hit(count)
+                out = True
         elif self._sign * x > self._s_warn:
             sev = self._judge(x, count)
+            out = True
         # inlined RollingBaseline.push: this runs on every step
         if x > self.hi_clip:
             x = self.hi_clip
@@ -243,8 +251,13 @@ class LevelWatch(RollingBaseline):
         self._ring[i] = x
         self._i = i + 1 if i < self._last else 0
         if count >= self._next:
-            self._recompute()
-            self._edges()
+            if out and count < YOUNG * self.refresh:
+                # A young baseline refreshes every few values; values that are out would soon be most of
+                # it (and widen its spread until nothing is out): wait for a value back in the band.
+                self._next = count + 1
+            else:
+                self._recompute()
+                self._edges()
         elif not self.live and self._warmed(step, count):
             self.live = True
             self._next = count + 1  # the baseline (with this value) is computed now, then every `refresh`

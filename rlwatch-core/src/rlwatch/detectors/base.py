@@ -44,9 +44,12 @@ class DetectorConfig:
     """The config section's name (the detector id), set when the detector class is defined."""
 
     enabled: bool = option(True, "Turn the detector off without removing its section.")
-    warmup_steps: int = option(20, "Logged steps with data to observe before any alert (baselines).")
+    warmup_steps: int = option(
+        20, "Training steps a baseline must span before its rules judge (at least 5 logged values, or this many); "
+            "only drastic cold-start changes alert before."
+    )
     cooldown_steps: int = option(
-        50, "Steps after an alert during which a repeat of the same severity is not sent again."
+        50, "Steps after an alert during which an alert of the same or a lower severity is not sent again."
     )
 
     def __init_subclass__(cls, **defaults: Any) -> None:

@@ -18,7 +18,8 @@ that blows up in its first logged steps (KL 0 -> 1.4 within five steps)
 is caught there.
 
 A **runaway** (KL multiplying every few steps, the exponential phase of an
-explosion) is caught while it climbs, even below ``min_kl``: the last
+explosion) is caught while it climbs, before it reaches ``warning_ratio``
+x baseline: the last
 ``runaway_window`` log values rise steadily (Mann-Kendall z above
 ``runaway_z``), fast enough to double KL at least every
 ``runaway_doubling_steps`` training steps (Theil-Sen slope, measured in
@@ -86,14 +87,16 @@ class KLExplosionConfig(BandOptions, warning_ratio=4.0, critical_ratio=10.0, min
         0.5, "... and at least this much above them are critical (an early blow-up: 0 -> 1.4 nats in five steps)."
     )
     settled_min_kl: float = option(
-        0.002, "Once KL has settled (no significant trend over the baseline window), min_kl drops to this."
+        0.002, "Once KL has settled (no significant trend over two checks of its last 32 values), min_kl drops to this."
     )
     runaway_window: int = option(10, "Values the runaway rule looks at; 0 turns it off.")
     runaway_z: float = option(2.5, "The rise must be this significant (Mann-Kendall z above it) ...")
     runaway_doubling_steps: float = option(
         10.0, "... and fast: KL doubling at least every this many training steps ..."
     )
-    runaway_ratio: float = option(2.0, "... with the value already this multiple of the baseline (a warning) ...")
+    runaway_ratio: float = option(
+        2.0, "... with the value already this multiple of the settled level before the window (a warning) ..."
+    )
     runaway_min_kl: float = option(0.02, "... and at least this many nats: a runaway of KL that small is noise.")
 
     def validate(self) -> None:

@@ -29,6 +29,10 @@ _IQR_TO_SIGMA = 1.0 / 1.349
 _PHASES = itertools.count()
 
 
+YOUNG = 4
+"""A baseline with fewer than ``YOUNG * refresh`` values is young: it refreshes every quarter of its values."""
+
+
 class RollingBaseline:
     """Median and robust sigma of the last ``window`` values, amortised.
 
@@ -129,7 +133,7 @@ class RollingBaseline:
         count = self.count
         # A young baseline (few values, sparse logging) refreshes sooner: every quarter of its values, at most
         # every `refresh`; otherwise a median taken at the end of warm-up would stand for `refresh` more values.
-        gap = count // 4 if count < 4 * self.refresh else self.refresh
+        gap = count // 4 if count < YOUNG * self.refresh else self.refresh
         self._next = count + max(1, gap - self._phase)
         self._phase = 0
         s = sorted(self._ring if count >= self.window else self._ring[:count])
