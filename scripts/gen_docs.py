@@ -265,8 +265,20 @@ def cli_page() -> str:
                "else at the configured path (`storage.log_dir` / `storage.db_name` from `rlwatch.yaml` or "
                "`RLWATCH_LOG_DIR` / `RLWATCH_DB_NAME`; default `./rlwatch_logs/metrics.db`).\n")
     out.append("Exit codes: `0` success; `1` the run had critical alerts (`diagnose`) or a test alert was not "
-               "delivered (`notify-test`); `2` usage or configuration error; `3` no database or no such run; "
-               "`4` the optional `dashboard` extra is not installed.\n")
+               "delivered (`notify-test`); `2` usage or configuration error: a bad argument value, or an output "
+               "file, `--log-dir` or database to import into that cannot be written; `3` no usable database "
+               "(missing, damaged, not an rlwatch file, or written by a newer rlwatch; for `doctor`: one that "
+               "exists but cannot be used) or no such run; `4` the optional `dashboard` extra is not installed. "
+               "Every error is one line on stderr, `rlwatch COMMAND: what is wrong`, never a traceback.\n")
+    out.append("On a terminal, control characters in run ids, metric names and paths "
+               "(ESC sequences, `\\r`, other C0/C1 controls, DEL, bidirectional overrides) are printed as visible "
+               "escapes (`\\x1b`), so a name can neither drive the terminal nor forge a line. `--json` output "
+               "and exported files keep the exact names.\n")
+    out.append("`rlwatch export` columns are `step`, `wall_time` and one per metric (JSON Lines: `run_id` "
+               "first). A metric named like one of those columns keeps a column of its own, `metric/<name>` "
+               "(`metric/wall_time`; `metric/metric/wall_time` if that name is taken too), so it never "
+               "overwrites the row's step, wall time or run id. The dashboard's export buttons follow the same "
+               "rule.\n")
     out.append("| command | what it does |")
     out.append("|---|---|")
     for name in sub.choices:

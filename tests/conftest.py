@@ -9,7 +9,7 @@ is marked ``@pytest.mark.expect_internal_error``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -79,3 +79,41 @@ def rlwatch_cmd() -> str:
 
     beside = Path(sys.executable).parent / "rlwatch"
     return str(beside) if beside.exists() else (shutil.which("rlwatch") or "rlwatch")
+
+
+@pytest.fixture
+def obeying_permissions() -> Callable[[Path], Callable[[], None] | None]:
+    """``check(read_only_dir)`` -> a ``preexec_fn`` under which subprocesses obey file permissions.
+
+    Root ignores ``chmod``: as root, the subprocess drops CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH from its capability bounding set before it starts, so
+    a 0555 folder and a 0444 file are as read-only to it as to any user.
+    ``check`` proves it by trying to create a file in `read_only_dir` under
+    that ``preexec_fn``, and skips the test when the write still succeeds.
+    """
+    preexec: Callable[[], None] | None = None
+    if os.geteuid() == 0:
+        import ctypes
+
+        # Resolved here, in the parent: the child only calls it (no imports or loading after fork).
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+        def drop_capabilities() -> None:
+            for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+                prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP; a failure shows in the probe below
+
+        preexec = drop_capabilities
+
+    def check(read_only_dir: Path) -> Callable[[], None] | None:
+        import subprocess
+        import sys
+
+        probe = read_only_dir / "write-probe"
+        out = subprocess.run([sys.executable, "-c", "import sys; open(sys.argv[1], 'w').close()", str(probe)],
+                             preexec_fn=preexec, capture_output=True, timeout=60)
+        if out.returncode == 0:
+            probe.unlink()
+            pytest.skip("chmod has no effect here (root whose DAC capabilities cannot be dropped)")
+        return preexec
+
+    return check

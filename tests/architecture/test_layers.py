@@ -21,7 +21,7 @@ CORE_LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("leaves", ("rlwatch._version", "rlwatch.errors", "rlwatch.alerts", "rlwatch.metrics", "rlwatch.guard",
                 "rlwatch.envflags", "rlwatch.coerce", "rlwatch.options", "rlwatch.redaction", "rlwatch.hookspecs",
                 "rlwatch.derive", "rlwatch.intake", "rlwatch.logsink", "rlwatch.offload", "rlwatch.stats",
-                "rlwatch.stats.*", "rlwatch.keymaps", "rlwatch.keymaps.*")),
+                "rlwatch.stats.*", "rlwatch.terminal", "rlwatch.keymaps", "rlwatch.keymaps.*")),
     ("components", ("rlwatch.detectors", "rlwatch.detectors.*", "rlwatch.channels", "rlwatch.channels.*",
                     "rlwatch.storage", "rlwatch.storage.*", "rlwatch.alert_manager", "rlwatch.distributed")),
     ("registry and config", ("rlwatch.builtins", "rlwatch.plugins", "rlwatch.config", "rlwatch.config.*")),

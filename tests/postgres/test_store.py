@@ -63,6 +63,20 @@ def test_iter_rows_keeps_nan_apart_from_missing(shipped: tuple[Path, str]) -> No
     assert "kl_divergence" not in rows[49]  # never logged in this run: not a column
 
 
+def test_a_metric_named_like_a_row_field_keeps_its_own_key(log_dir: Path, pg_url: str) -> None:
+    """``wall_time`` and ``run_id`` metrics are ``metric/<name>`` in rows, as in the local store (and export)."""
+    monitor = rlwatch.attach(run_id="collide", storage={"log_dir": str(log_dir), "url": pg_url})
+    for step in range(10):
+        monitor.log_step(step, loss=1.0, wall_time=7.5, run_id=3.0)
+    monitor.stop()
+    with StoreReader(str(log_dir / "metrics.db")) as local, PostgresStore(pg_url) as team:
+        rows = list(team.iter_rows("collide"))
+        assert json.dumps(rows) == json.dumps(list(local.iter_rows("collide")))
+    assert [r["step"] for r in rows] == list(range(10))
+    assert rows[3]["metric/wall_time"] == 7.5 and rows[3]["metric/run_id"] == 3.0
+    assert rows[3]["wall_time"] > 1e9  # the row's own wall time, not the metric
+
+
 def test_sql_downsampling_keeps_every_spike(log_dir: Path, pg_url: str) -> None:
     monitor = rlwatch.attach(run_id="spiky", storage={"log_dir": str(log_dir), "url": pg_url})
     rng = np.random.default_rng(0)

@@ -10,6 +10,7 @@ import numpy as np
 
 from rlwatch.storage.protocol import Store
 from rlwatch.storage.records import AlertRow, RunInfo
+from rlwatch.terminal import printable
 
 
 @dataclass
@@ -101,7 +102,12 @@ def diagnose(reader: Store, run_id: str) -> Diagnosis | None:
 
 
 def render_text(d: Diagnosis) -> str:
-    """Human-readable diagnosis."""
+    """Human-readable diagnosis, for a terminal.
+
+    Every line is passed through `rlwatch.terminal.printable`: run ids, metric
+    names and the alert messages quoting them come from user code, and must
+    neither drive the terminal nor break a line.
+    """
     run = d.run
     lines = [
         f"Run {run.run_id}  status={run.status}  framework={run.framework}  steps={run.n_steps}"
@@ -130,7 +136,7 @@ def render_text(d: Diagnosis) -> str:
     lines.append(f"  {'name':28} {'n':>7} {'first':>11} {'last':>11} {'min':>11} {'max':>11} {'non-finite':>10}")
     for m in d.metrics:
         lines.append(
-            f"  {m.name[:28]:28} {m.count:>7} {_num(m.first):>11} {_num(m.last):>11} "
+            f"  {printable(m.name)[:28]:28} {m.count:>7} {_num(m.first):>11} {_num(m.last):>11} "
             f"{_num(m.minimum):>11} {_num(m.maximum):>11} {m.non_finite:>10}"
         )
     if d.missing:
@@ -138,7 +144,8 @@ def render_text(d: Diagnosis) -> str:
         lines.append("Detectors that had no data:")
         for det, hint in d.missing:
             lines.append(f"  {det}: {hint}")
-    return "\n".join(lines)
+    # Each line is built from single-line parts; escaping each one keeps a newline in a name from forging a line.
+    return "\n".join(printable(line) for line in lines)
 
 
 def _num(x: float | None) -> str:

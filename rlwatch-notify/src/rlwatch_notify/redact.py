@@ -13,19 +13,16 @@ Three tools, used wherever a channel could print something:
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
+
+from rlwatch.redaction import SecretRegistry
 
 REDACTED = "***"
 """What a hidden value is replaced with."""
 
 # Short strings ("/", "a") would scrub half of every log line and hide nothing.
-_MIN_SECRET_LENGTH = 6
-
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
+_registry = SecretRegistry(min_length=6, replacement=REDACTED)
 
 # The loggers urllib3 writes request lines to (each module logs under its own
 # name, and a filter only sees records created by the logger it sits on).
@@ -72,12 +69,8 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def register_secret(value: str) -> None:
-    """Remember `value` (and its URL-decoded form) so `scrub` hides it."""
-    candidates = {value, unquote(value)}
-    with _secrets_lock:
-        for candidate in candidates:
-            if len(candidate) >= _MIN_SECRET_LENGTH:
-                _secrets.add(candidate)
+    """Remember `value` (and its URL-decoded and -encoded forms) so `scrub` hides it."""
+    _registry.add(value)
 
 
 def register_url_secrets(url: str) -> None:
@@ -97,42 +90,9 @@ def register_url_secrets(url: str) -> None:
 
 def scrub(text: str) -> str:
     """Replace every registered secret in `text` by ``***``."""
-    with _secrets_lock:
-        # Longest first, so a URL is replaced whole before its path would be.
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-class SecretScrubFilter(logging.Filter):
-    """Logging filter that rewrites records so no registered secret survives."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Scrub the formatted message in place; never drops a record."""
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError, KeyError):  # malformed record: logging reports it itself
-            return True
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = ()
-        return True
-
-
-_filter = SecretScrubFilter()
-_installed = False
-_install_lock = threading.Lock()
+    return _registry.scrub(text)
 
 
 def install_log_scrubber() -> None:
     """Attach the scrub filter to urllib3's loggers (idempotent)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        for name in _URLLIB3_LOGGERS:
-            logging.getLogger(name).addFilter(_filter)
-        _installed = True
+    _registry.install(_URLLIB3_LOGGERS)

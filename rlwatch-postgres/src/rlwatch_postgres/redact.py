@@ -15,10 +15,10 @@ in its error messages. So:
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from urllib.parse import quote
+
+from rlwatch.redaction import SecretRegistry
 
 REDACTED = "***"
 """What a hidden value is replaced with."""
@@ -27,10 +27,7 @@ SECRET_KEYS = frozenset({"password", "sslpassword"})
 """libpq connection parameters whose values are secrets."""
 
 # Shorter strings would scrub ordinary words out of every message and hide nothing.
-_MIN_SECRET_LENGTH = 4
-
-_secrets: set[str] = set()
-_lock = threading.Lock()
+_registry = SecretRegistry(min_length=4, replacement=REDACTED)
 
 
 def parse_url(url: str) -> dict[str, str]:
@@ -81,22 +78,13 @@ def remember_secrets(url: str) -> None:
         candidates.append(url)
     else:
         candidates.extend(v for k, v in params.items() if k in SECRET_KEYS)
-    with _lock:
-        for value in candidates:
-            if len(value) >= _MIN_SECRET_LENGTH:
-                _secrets.add(value)
-                # The URL-encoded spelling is what appears inside a URL.
-                _secrets.add(quote(value, safe=""))
+    for value in candidates:
+        _registry.add(value)
 
 
 def scrub(text: str) -> str:
     """`text` with every registered secret replaced by ``***``."""
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    return _registry.scrub(text)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -105,32 +93,6 @@ def describe_error(exc: BaseException) -> str:
     return scrub(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
 
 
-class ScrubFilter(logging.Filter):
-    """Logging filter that rewrites a record's message so no registered secret survives."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Scrub in place; never drops a record."""
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError, KeyError):  # a malformed record: logging reports it itself
-            return True
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = ()
-        return True
-
-
-_filter = ScrubFilter()
-_installed = False
-
-
 def install_log_filter() -> None:
     """Scrub records of psycopg's loggers and rlwatch's (idempotent)."""
-    global _installed
-    with _lock:
-        if _installed:
-            return
-        for name in ("psycopg", "psycopg.pq", "psycopg.conninfo", "rlwatch"):
-            logging.getLogger(name).addFilter(_filter)
-        _installed = True
+    _registry.install(("psycopg", "psycopg.pq", "psycopg.conninfo", "rlwatch"))

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import psycopg
 from rlwatch.errors import StoreError
-from rlwatch.storage.records import AlertRow, RunInfo
+from rlwatch.storage.records import AlertRow, RunInfo, row_keys
 
 from rlwatch_postgres import series
 from rlwatch_postgres.connection import connect
@@ -242,12 +242,17 @@ class PostgresStore:
         """Rows as dicts in step order: step, wall_time and every metric (None: missing, nan: NaN).
 
         Streams in pages of a few thousand steps per part, so a long run is never
-        held in memory and no server-side cursor stays open between pages.
+        held in memory and no server-side cursor stays open between pages. A
+        metric named like a row field (``wall_time``...) is under its
+        `rlwatch.storage.records.row_keys` key (``metric/wall_time``), as in
+        the local store.
         """
         key = self.resolve(run_ref)
         if key is None:
             return
-        slots = self._slots(key)
+        stored = self._slots(key)
+        renamed = row_keys(stored)
+        slots = {renamed[name]: where for name, where in stored.items()}
         names = sorted(slots)
         by_part: dict[int, list[tuple[str, int]]] = {}
         for name, (part, slot) in slots.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -13,6 +14,7 @@ from rlwatch.cli._common import (
     EXIT_USAGE,
     add_db_option,
     dashboard_extra_missing,
+    fail,
     resolve_db,
 )
 
@@ -40,20 +42,22 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from rlwatch.dashboard.server import is_loopback, serve
     from rlwatch.errors import StoreError
     from rlwatch.redaction import redact_url
-    from rlwatch.stores import open_store
+    from rlwatch.stores import is_url, open_store
+    from rlwatch.terminal import printable
 
     if dashboard_extra_missing("dashboard"):
         return EXIT_MISSING_EXTRA
     db = resolve_db(args)
     try:
-        open_store(db).close()  # fail now, clearly, rather than on the first page load
+        # Fail now, clearly, rather than on the first page load; listing the runs also meets a damaged runs table.
+        with open_store(db) as store:
+            store.runs()
     except StoreError as exc:
-        print(f"rlwatch dashboard: {exc} (start a monitored run first, or pass --db PATH)", file=sys.stderr)
-        return EXIT_NO_DATA
+        hint = "" if is_url(db) or os.path.exists(db) else " (start a monitored run first, or pass --db PATH)"
+        return fail("dashboard", f"{str(exc).replace(db, redact_url(db))}{hint}", EXIT_NO_DATA)
     host, port = _address(args)
     if not 0 <= port <= 65535:
-        print(f"rlwatch dashboard: invalid port {port}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("dashboard", f"invalid port {port} (0 to 65535; 0 = any free port)", EXIT_USAGE)
     if not is_loopback(host):
         print(
             f"rlwatch dashboard: WARNING: binding {host} makes every run, alert and config in {redact_url(db)} "
@@ -63,13 +67,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         )
 
     def ready(server: Any) -> None:
-        print(f"rlwatch dashboard: serving {redact_url(db)} (read-only) at {server.url}  (Ctrl+C to stop)", flush=True)
+        print(printable(f"rlwatch dashboard: serving {redact_url(db)} (read-only) at {server.url}  (Ctrl+C to stop)"),
+              flush=True)
 
     try:
         serve(db, host, port, on_ready=ready)
     except OSError as exc:
-        print(f"rlwatch dashboard: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("dashboard", f"cannot listen on {host}:{port}: {exc}", EXIT_USAGE)
     return EXIT_OK
 
 

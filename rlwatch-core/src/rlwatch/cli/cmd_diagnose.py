@@ -15,8 +15,9 @@ import os
 import sys
 from typing import Any
 
-from rlwatch.cli._common import EXIT_CRITICAL, EXIT_NO_DATA, EXIT_OK, add_db_option, open_reader, pick_run
+from rlwatch.cli._common import EXIT_CRITICAL, EXIT_NO_DATA, EXIT_OK, add_db_option, fail, open_reader, pick_run
 from rlwatch.diagnose import diagnose, render_text
+from rlwatch.terminal import printable
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description=(
             "Diagnose a stored run, or the logs at PATH (imported first, as `rlwatch import` does). "
             "Exit code 1 when the run had critical alerts, so it can gate CI; 2 for unreadable input; "
-            "3 when there is no such run."
+            "3 when there is no such run or the database cannot be used (missing, damaged, newer schema)."
         ),
     )
     p.add_argument("run", nargs="?", metavar="RUN|PATH",
@@ -51,8 +52,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         run_id = pick_run(reader, args.run)
         result = diagnose(reader, run_id) if run_id else None
         if result is None:
-            print(f"rlwatch: no run {args.run!r} in {reader.path}" if args.run else "rlwatch: no runs", file=sys.stderr)
-            return EXIT_NO_DATA
+            return fail("diagnose", f"no run {args.run!r} in {reader.path}" if args.run else "no runs", EXIT_NO_DATA)
         if args.json:
             print(json.dumps(result.to_dict(), indent=2, default=str))
         else:
@@ -68,9 +68,8 @@ def _import_path(args: argparse.Namespace) -> tuple[str, str] | int:
         db, run_id = diagnose_source(args.run, db=getattr(args, "db", None) or None,
                                      progress=None if sys.stderr.isatty() else False)
     except ImportProblem as exc:
-        print(f"rlwatch diagnose: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return fail("diagnose", exc, exc.exit_code)
     if not getattr(args, "db", None):
-        print(f"rlwatch diagnose: imported {args.run} as run {run_id!r} into {db} "
-              f"(rlwatch dashboard --db {db} to look at it)", file=sys.stderr)
+        print(printable(f"rlwatch diagnose: imported {args.run} as run {run_id!r} into {db} "
+                        f"(rlwatch dashboard --db {db} to look at it)"), file=sys.stderr)
     return db, run_id

@@ -1,4 +1,9 @@
-"""`rlwatch doctor`: versions, plugins, resolved config (redacted), DB health."""
+"""`rlwatch doctor`: versions, plugins, resolved config (redacted), DB health.
+
+Exit code 0 when ready to record, 2 when the configuration is wrong, 3 when
+the database exists but cannot be used (damaged, not an rlwatch file,
+written by a newer rlwatch). A database not created yet is fine.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,19 @@ from importlib import metadata
 from typing import Any
 
 from rlwatch import envflags, plugins
-from rlwatch.cli._common import EXIT_OK, EXIT_USAGE, add_db_option
+from rlwatch.cli._common import EXIT_NO_DATA, EXIT_OK, EXIT_USAGE, add_db_option
 from rlwatch.config import ConfigError, load_config
 from rlwatch.guard import error_counts
+from rlwatch.terminal import printable
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``doctor`` command."""
-    p = subparsers.add_parser("doctor", help="check the installation, plugins, configuration and database")
+    p = subparsers.add_parser(
+        "doctor", help="check the installation, plugins, configuration and database",
+        description="Exit code 0 when ready to record, 2 for a configuration error, 3 when the database exists "
+                    "but cannot be used (damaged, not an rlwatch file, written by a newer rlwatch).",
+    )
     add_db_option(p)
     p.add_argument("--config", help="rlwatch.yaml to check (default: $RLWATCH_CONFIG or ./rlwatch.yaml)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -39,23 +49,40 @@ def _versions() -> dict[str, str]:
 
 
 def _db_health(path: str) -> dict[str, Any]:
-    import sqlite3
+    from rlwatch.errors import StoreError
+    from rlwatch.redaction import redact_url
+    from rlwatch.stores import is_url, open_store
 
-    from rlwatch.storage.reader import StoreError, StoreReader
-
-    info: dict[str, Any] = {"path": os.path.abspath(path), "exists": os.path.exists(path)}
-    if not info["exists"]:
-        info["status"] = "not created yet (it appears on the first logged step)"
-        return info
-    info["size_bytes"] = os.path.getsize(path)
+    remote = is_url(path) and not path.startswith("file://")
+    info: dict[str, Any] = {"path": redact_url(path) if remote else os.path.abspath(path)}
+    if not remote:
+        info["exists"] = os.path.exists(path)
+        if not info["exists"]:
+            info["status"] = "not created yet (it appears on the first logged step)"
+            return info
+        info["size_bytes"] = os.path.getsize(path)
+        if info["size_bytes"] == 0:  # the monitor creates its tables in an empty file
+            info["status"] = "empty (tables appear on the first logged step)"
+            return info
     try:
-        with StoreReader(path) as reader:
-            info["integrity"] = reader.integrity_check()
-            info["runs"] = len(reader.runs())
-            info["status"] = "ok" if info["integrity"] == "ok" else "damaged"
-    except (StoreError, sqlite3.Error) as exc:
-        info["status"] = f"error: {exc}"
+        with open_store(path) as store:
+            # The whole file (PRAGMA integrity_check), not just the pages a listing reads; first, since a
+            # listing of a damaged file may fail with a less telling error.
+            info["integrity"] = store.health()
+            if info["integrity"] != "ok":
+                info["status"] = f"damaged: {info['integrity']}"
+                return info
+            info["runs"] = len(store.runs())
+            info["status"] = "ok"
+    except StoreError as exc:
+        info["status"] = f"error: {str(exc).replace(path, redact_url(path))}"
     return info
+
+
+def database_unusable(report: dict[str, Any]) -> bool:
+    """Whether the doctor report's database exists but cannot be used."""
+    status = str(report["database"].get("status", ""))
+    return status.startswith(("damaged", "error"))
 
 
 def verdict(report: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -69,9 +96,8 @@ def verdict(report: dict[str, Any]) -> tuple[list[str], list[str]]:
             problems.append(f"plugin {rec['name']!r} failed to load ({rec['detail']})")
         elif rec["status"] == "disabled":
             notes.append(f"plugin {rec['name']!r} is disabled ({rec['detail']})")
-    status = str(report["database"].get("status", ""))
-    if status == "damaged" or status.startswith("error"):
-        problems.append(f"database {report['database']['path']}: {status}")
+    if database_unusable(report):
+        problems.append(f"database {report['database']['path']}: {report['database']['status']}")
     errors = sum(report["internal_errors"].values())
     if errors:
         problems.append(f"{errors} internal error(s) so far: {', '.join(report['internal_errors'])}")
@@ -114,31 +140,42 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
-        # The verdict first: most people run doctor to learn whether anything is wrong, not to read versions.
-        if problems:
-            print(f"rlwatch doctor: {len(problems)} problem(s): " + "; ".join(problems))
-        else:
-            alerts_to = ", ".join(str(c.get("name")) for c in report["channels"]) or "no channel"
-            print(f"rlwatch doctor: OK: ready to record ({len(report['detectors'])} detectors; alerts to "
-                  f"{alerts_to}; database {report['database'].get('status')})")
-        for note in notes:
-            print(f"  note: {note}")
-        print("details:")
-        print("  versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
-        print("  plugins:")
-        for rec in report["plugins"]:
-            detail = f" ({rec['detail']})" if rec["detail"] else ""
-            print(f"    {rec['name']:12} {rec['status']:9} {rec['source']}{detail}")
-        print("  detectors: " + ", ".join(report["detectors"]))
-        print("  channels: " + (", ".join(
-            f"{c.get('name')} (>= {c.get('min_severity')})" for c in report["channels"]) or "none"))
-        print(f"  config: {config_status}")
-        if config:
-            import yaml
+        # Plugin details, config values and paths are the user's text: nothing in them may drive the terminal.
+        for line in _text_lines(report, problems, notes):
+            print(printable(line, keep="\n"))
+    if config_status != "ok":
+        return EXIT_USAGE
+    return EXIT_NO_DATA if database_unusable(report) else EXIT_OK
 
-            print("    " + yaml.safe_dump(config, sort_keys=False).replace("\n", "\n    ").rstrip())
-        db = report["database"]
-        print(f"  database: {db['path']}: {db.get('status')}")
-        if report["disabled"]:
-            print("  RLWATCH_DISABLE is set: monitors are no-ops")
-    return EXIT_OK if config_status == "ok" else EXIT_USAGE
+
+def _text_lines(report: dict[str, Any], problems: list[str], notes: list[str]) -> list[str]:
+    """The human-readable report, one string per line (the config block is one multi-line string)."""
+    lines: list[str] = []
+    # The verdict first: most people run doctor to learn whether anything is wrong, not to read versions.
+    if problems:
+        lines.append(f"rlwatch doctor: {len(problems)} problem(s): " + "; ".join(problems))
+    else:
+        alerts_to = ", ".join(str(c.get("name")) for c in report["channels"]) or "no channel"
+        lines.append(f"rlwatch doctor: OK: ready to record ({len(report['detectors'])} detectors; alerts to "
+                     f"{alerts_to}; database {report['database'].get('status')})")
+    lines.extend(f"  note: {note}" for note in notes)
+    lines.append("details:")
+    lines.append("  versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+    lines.append("  plugins:")
+    for rec in report["plugins"]:
+        detail = f" ({rec['detail']})" if rec["detail"] else ""
+        lines.append(f"    {rec['name']:12} {rec['status']:9} {rec['source']}{detail}")
+    lines.append("  detectors: " + ", ".join(report["detectors"]))
+    lines.append("  channels: " + (", ".join(
+        f"{c.get('name')} (>= {c.get('min_severity')})" for c in report["channels"]) or "none"))
+    lines.append(f"  config: {report['config_status']}")
+    if report["config"]:
+        import yaml
+
+        # safe_dump escapes control characters inside the YAML itself; its line breaks are its own.
+        lines.append("    " + yaml.safe_dump(report["config"], sort_keys=False).replace("\n", "\n    ").rstrip())
+    db = report["database"]
+    lines.append(f"  database: {db['path']}: {db.get('status')}")
+    if report["disabled"]:
+        lines.append("  RLWATCH_DISABLE is set: monitors are no-ops")
+    return lines

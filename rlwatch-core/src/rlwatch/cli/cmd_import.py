@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import os
 from typing import Any
 
-from rlwatch.cli._common import EXIT_OK, add_db_option
+from rlwatch.cli._common import EXIT_OK, EXIT_USAGE, add_db_option, cannot_write_in, fail
+from rlwatch.stores import is_url
+from rlwatch.terminal import printable
 
 FORMAT_HELP = (
     "auto (default) | trainer-state (Hugging Face trainer_state.json or an output folder) | tensorboard "
@@ -66,6 +68,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from rlwatch.importers import ImportOptions, ImportProblem, import_paths
     from rlwatch.importers.keys import parse_overrides
 
+    if args.db and not is_url(args.db):
+        # Fail now, in one line: the writer never raises, it would wait for a folder that cannot exist.
+        problem = cannot_write_in(os.path.dirname(os.path.abspath(args.db)))
+        if problem is not None:
+            return fail("import", f"cannot write the database {args.db}: {problem}", EXIT_USAGE)
     try:
         options = ImportOptions(
             db=args.db, run_id=args.run_id, format=args.format, keymap=args.keymap,
@@ -75,19 +82,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         results = import_paths(args.paths, options)
     except ImportProblem as exc:
-        print(f"rlwatch import: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return fail("import", exc, exc.exit_code)
     for result in results:
         summary = alert_summary(result.db_path, result.run_id)
         if args.json:
             print(json.dumps({**result.__dict__, "alerts": summary}, default=str))
         else:
-            print(render(result, summary))
+            print(printable(render(result, summary), keep="\n"))  # file names and run ids are the user's
     if results and not args.json:
         db = results[0].db_path
         first = next((r.run_id for r in results), "")
-        print(f"Next: rlwatch diagnose {first} --db {db}   |   rlwatch dashboard --db {db}   |   "
-              f"rlwatch report {first} --db {db}")
+        print(printable(f"Next: rlwatch diagnose {first} --db {db}   |   rlwatch dashboard --db {db}   |   "
+                        f"rlwatch report {first} --db {db}"))
     return EXIT_OK
 
 

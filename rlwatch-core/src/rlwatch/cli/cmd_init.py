@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import Any
 
-from rlwatch.cli._common import EXIT_OK, EXIT_USAGE
+from rlwatch.cli._common import EXIT_OK, EXIT_USAGE, fail
 from rlwatch.config.reference import iter_options
+from rlwatch.terminal import printable
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -54,9 +54,11 @@ def starter_yaml() -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     """Write the starter file."""
     if os.path.exists(args.output) and not args.force:
-        print(f"rlwatch: {args.output} exists; use --force to overwrite", file=sys.stderr)
-        return EXIT_USAGE
-    with open(args.output, "w", encoding="utf-8") as fh:
-        fh.write(starter_yaml())
-    print(f"wrote {args.output}")
+        return fail("init", f"{args.output} exists; use --force to overwrite", EXIT_USAGE)
+    try:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(starter_yaml())
+    except OSError as exc:
+        return fail("init", f"cannot write {args.output}: {exc.strerror or exc}", EXIT_USAGE)
+    print(printable(f"wrote {args.output}"))
     return EXIT_OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from rlwatch.cli._common import (
@@ -13,9 +12,11 @@ from rlwatch.cli._common import (
     EXIT_USAGE,
     add_db_option,
     dashboard_extra_missing,
+    fail,
     open_reader,
     pick_run,
 )
+from rlwatch.terminal import printable
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -47,13 +48,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         run_id = pick_run(reader, args.run)
         if run_id is None:
             what = f"no run {args.run!r}" if args.run else "no runs"
-            print(f"rlwatch report: {what} in {reader.path}", file=sys.stderr)
-            return EXIT_NO_DATA
+            return fail("report", f"{what} in {reader.path}", EXIT_NO_DATA)
         output = args.output or default_filename(run_id)
         try:
             size = write_report(reader, run_id, output)
         except OSError as exc:
-            print(f"rlwatch report: cannot write {output}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    print(f"rlwatch report: wrote {output} ({size / 1e6:.1f} MB, opens offline)")
+            return fail("report", f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
+    print(printable(f"rlwatch report: wrote {output} ({size / 1e6:.1f} MB, opens offline)"))
     return EXIT_OK

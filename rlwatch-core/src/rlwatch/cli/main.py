@@ -6,17 +6,32 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from rlwatch._version import __version__
 from rlwatch.cli import cmd_diagnose, cmd_doctor, cmd_import, cmd_init, cmd_notify_hint, cmd_runs
-from rlwatch.cli._common import EXIT_USAGE
+from rlwatch.cli._common import EXIT_NO_DATA, EXIT_USAGE, fail
 from rlwatch.config import ConfigError
+from rlwatch.errors import StoreError
+from rlwatch.terminal import printable
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An `argparse.ArgumentParser` whose usage errors are one line on stderr (exit code 2).
+
+    argparse prints the whole usage block before the error; for commands with
+    a dozen options the one line that matters scrolls away. ``--help`` still
+    prints the usage. Sub-commands (plugins' included) get this class too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` and exit with `EXIT_USAGE`."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, plugin commands included (the CLI reference is generated from it)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rlwatch",
         description="Watch RL post-training runs; catch entropy collapse, KL explosion, NaNs and more.",
     )
@@ -63,8 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"rlwatch: configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(None, f"configuration error: {exc}", EXIT_USAGE)
+    except StoreError as exc:
+        # The file went bad after it was opened (a damaged page met halfway through a read).
+        return fail(args.command, exc, EXIT_NO_DATA)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `rlwatch doctor | head`

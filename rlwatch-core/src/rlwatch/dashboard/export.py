@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rlwatch.dashboard.data import NotFound, Reader, json_safe, ordered_metric_names
+from rlwatch.storage.records import row_keys
 
 
 def _csv_cell(name: str) -> str:
@@ -26,7 +27,10 @@ def _csv_value(value: Any) -> str:
 def export_chunks(reader: Reader, run_id: str, fmt: str, chunk_rows: int = 5000) -> Iterator[str]:
     """Yield a run's metrics as CSV or JSON Lines text, a few thousand rows a chunk.
 
-    Columns: ``step``, ``wall_time`` and every metric. A metric not logged at
+    Columns: ``step``, ``wall_time`` and every metric (JSON Lines: ``run_id``
+    first). A metric named like one of those columns keeps its own column,
+    as ``metric/<name>`` (`rlwatch.storage.records.row_keys`), so it never
+    overwrites the row's step, wall time or run id. A metric not logged at
     a step is an empty CSV cell / JSON ``null``; a logged NaN or infinity is
     ``nan``/``inf`` in CSV and the string ``"nan"``/``"inf"`` in JSON.
 
@@ -44,8 +48,9 @@ def export_chunks(reader: Reader, run_id: str, fmt: str, chunk_rows: int = 5000)
         raise ValueError(f"unknown export format {fmt!r}; valid: csv, jsonl")
     if reader.run(run_id) is None:
         raise NotFound(run_id)
-    names = ordered_metric_names(reader.metric_names(run_id))
-    columns = ["step", "wall_time", *names]
+    names = reader.metric_names(run_id)
+    keys = row_keys(names)  # the same keys the reader's rows use
+    columns = ["step", "wall_time", *(keys[n] for n in ordered_metric_names(names))]
     rows = reader.iter_rows(run_id)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

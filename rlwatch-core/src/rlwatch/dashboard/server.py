@@ -30,6 +30,7 @@ from rlwatch.dashboard import data, export
 from rlwatch.dashboard.assets import STATIC_DIR, plotly_js_path
 from rlwatch.dashboard.cache import PayloadCache, metrics_key, run_state
 from rlwatch.dashboard.downsample import DEFAULT_MAX_POINTS
+from rlwatch.errors import StoreError
 
 logger = logging.getLogger("rlwatch")
 
@@ -58,6 +59,9 @@ CSP = (
 
 MAX_POINTS_LIMIT = 50_000
 """Upper bound of the ``points`` query parameter (protects the browser)."""
+
+STEP_LIMIT = 2**63 - 1
+"""``start``/``end`` beyond +-this are refused: steps are SQLite 64-bit integers."""
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -91,6 +95,8 @@ class DashboardServer(ThreadingHTTPServer):
         self.plotly_js = Path(plotly_js)
         self.loopback_only = is_loopback(address[0])
         self.cache = PayloadCache()
+        self.store_problems: set[str] = set()
+        """Store errors already logged: a polling page would repeat the same one every few seconds."""
         super().__init__(address, DashboardHandler)
 
     def warm(self, max_runs: int = 3) -> threading.Thread:
@@ -186,6 +192,11 @@ class DashboardHandler(BaseHTTPRequestHandler):
                 raise HTTPError(HTTPStatus.NOT_FOUND, "no such page")
         except HTTPError as exc:
             self._send_json({"error": exc.message}, exc.status, send_body)
+        except StoreError as exc:
+            # The file is damaged, replaced or newer than this rlwatch: the user's data, not a bug here.
+            # 503: nothing is wrong with the request, the store cannot serve it (the page shows the message).
+            self._log_store_problem(str(exc))
+            self._send_json({"error": str(exc)}, HTTPStatus.SERVICE_UNAVAILABLE, send_body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser went away (page reload mid-poll); nothing to answer
         except Exception:
@@ -286,7 +297,19 @@ class DashboardHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if not send_body:
             return
-        self._write_chunks(_prepend(first, chunks))
+        try:
+            self._write_chunks(_prepend(first, chunks))
+        except StoreError as exc:
+            # Damage met after the 200 went out: end the connection without the final chunk, so the
+            # download is seen as incomplete instead of ending in an error page spliced into the file.
+            self._log_store_problem(f"export of {run_id!r} stopped: {exc}")
+            self.close_connection = True
+
+    def _log_store_problem(self, message: str) -> None:
+        # One warning line per distinct problem (no traceback: the file is at fault, not the code).
+        first = message not in self.server.store_problems
+        self.server.store_problems.add(message)
+        logger.log(logging.WARNING if first else logging.DEBUG, "dashboard: %s", message)
 
     # -- responses -----------------------------------------------------------
 
@@ -356,13 +379,24 @@ def _required(query: dict[str, list[str]], key: str) -> str:
 
 
 def _int(query: dict[str, list[str]], key: str, default: int | None) -> Any:
+    """A whole-number query parameter (``10``, ``10.0``, ``1e3``), else 400 (``abc``, ``inf``, ``1e309``, ``2.5``)."""
     value = _optional(query, key)
     if value is None or value == "":
         return default
+    bad = HTTPError(HTTPStatus.BAD_REQUEST, f"{key} must be a whole number, not {value[:40]!r}")
     try:
-        return int(float(value))
-    except ValueError as exc:
-        raise HTTPError(HTTPStatus.BAD_REQUEST, f"{key} must be a number") from exc
+        number = int(value)
+    except ValueError:
+        try:
+            as_float = float(value)
+        except ValueError:
+            raise bad from None
+        if not as_float.is_integer():  # also false for inf and nan
+            raise bad from None
+        number = int(as_float)
+    if not -STEP_LIMIT - 1 <= number <= STEP_LIMIT:
+        raise HTTPError(HTTPStatus.BAD_REQUEST, f"{key} is out of range: {value[:40]!r}")
+    return number
 
 
 def make_server(db_path: str | Path, host: str = "127.0.0.1", port: int = 8501) -> DashboardServer:

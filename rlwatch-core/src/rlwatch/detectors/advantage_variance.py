@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors.bands import BandOptions, LevelWatch
+from rlwatch.detectors.bands import BandOptions
 from rlwatch.detectors.base import Detector, StepArrays, StepValues
 from rlwatch.detectors.wording import k_of_n_rule, level_summary, ratio_alert
 from rlwatch.hookspecs import hookimpl
@@ -50,22 +50,7 @@ class AdvantageVarianceDetector(Detector[AdvantageVarianceConfig]):
     def __init__(self, config: AdvantageVarianceConfig | None = None) -> None:
         super().__init__(config)
         cfg = self.config
-        self._watch = LevelWatch(
-            side="high",
-            ratio_warning=cfg.warning_ratio,
-            ratio_critical=cfg.critical_ratio,
-            min_sigmas=cfg.min_sigmas,
-            warning_k=cfg.warning_k,
-            warning_n=cfg.warning_n,
-            critical_k=cfg.critical_k,
-            critical_n=cfg.critical_n,
-            reference_floor=1e-12,
-            warmup_steps=cfg.warmup_steps,
-            warmup_observations=cfg.warmup_steps,
-            window=cfg.baseline_window,
-            log_scale=True,
-            min_rel_sigma=0.05,
-        )
+        self._watch = cfg.rising_watch(reference_floor=1e-12)
 
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:
         """Consume one step's advantage std (absent: derived from ``advantages``)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from rlwatch.detectors.base import DetectorConfig
 from rlwatch.options import option, require, require_k_of_n
@@ -46,6 +47,24 @@ class BandOptions(DetectorConfig):
         require(self.baseline_window >= 8, f"{name}.baseline_window must be >= 8")
         require_k_of_n(self.warning_k, self.warning_n, f"{name}.warning")
         require_k_of_n(self.critical_k, self.critical_n, f"{name}.critical")
+
+    def rising_watch(self, **extra: Any) -> LevelWatch:
+        """The log-scale `LevelWatch` these options describe, for a metric that must not rise; `extra` adds to it."""
+        return LevelWatch(
+            side="high",
+            ratio_warning=self.warning_ratio,
+            ratio_critical=self.critical_ratio,
+            min_sigmas=self.min_sigmas,
+            warning_k=self.warning_k,
+            warning_n=self.warning_n,
+            critical_k=self.critical_k,
+            critical_n=self.critical_n,
+            warmup_steps=self.warmup_steps,
+            warmup_observations=self.warmup_steps,
+            window=self.baseline_window,
+            log_scale=True,
+            **{"min_rel_sigma": 0.05, **extra},
+        )
 
 
 class LevelWatch(RollingBaseline):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors.bands import BandOptions, LevelWatch
+from rlwatch.detectors.bands import BandOptions
 from rlwatch.detectors.base import Detector, StepArrays, StepValues
 from rlwatch.detectors.wording import k_of_n_rule, level_summary, ratio_alert
 from rlwatch.hookspecs import hookimpl
@@ -80,26 +80,9 @@ class EntropyExplosionDetector(Detector[EntropyExplosionConfig]):
     def __init__(self, config: EntropyExplosionConfig | None = None) -> None:
         super().__init__(config)
         cfg = self.config
-        self._watch = LevelWatch(
-            side="high",
-            ratio_warning=cfg.warning_ratio,
-            ratio_critical=cfg.critical_ratio,
-            min_sigmas=cfg.min_sigmas,
-            warning_k=cfg.warning_k,
-            warning_n=cfg.warning_n,
-            critical_k=cfg.critical_k,
-            critical_n=cfg.critical_n,
-            reference_floor=cfg.min_baseline,
-            min_delta=cfg.min_rise,
-            max_delta_warning=cfg.warning_rise,
-            max_delta_critical=cfg.critical_rise,
-            warmup_steps=cfg.warmup_steps,
-            warmup_observations=cfg.warmup_steps,
-            early_ratio=cfg.early_ratio,
-            early_min_delta=cfg.early_min_rise,
-            window=cfg.baseline_window,
-            log_scale=True,
-            min_rel_sigma=0.05,
+        self._watch = cfg.rising_watch(
+            reference_floor=cfg.min_baseline, min_delta=cfg.min_rise, max_delta_warning=cfg.warning_rise,
+            max_delta_critical=cfg.critical_rise, early_ratio=cfg.early_ratio, early_min_delta=cfg.early_min_rise,
         )
 
     def update(self, step: int, values: StepValues, arrays: StepArrays) -> list[Alert] | None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rlwatch.alerts import Alert
-from rlwatch.detectors.bands import BandOptions, LevelWatch
+from rlwatch.detectors.bands import BandOptions
 from rlwatch.detectors.base import Detector, StepArrays, StepValues
 from rlwatch.detectors.trends import TrendWindow
 from rlwatch.detectors.wording import k_of_n_rule, level_summary, ratio_alert
@@ -133,24 +133,9 @@ class KLExplosionDetector(Detector[KLExplosionConfig]):
     def __init__(self, config: KLExplosionConfig | None = None) -> None:
         super().__init__(config)
         cfg = self.config
-        self._watch = LevelWatch(
-            side="high",
-            ratio_warning=cfg.warning_ratio,
-            ratio_critical=cfg.critical_ratio,
-            spike_critical=cfg.spike_critical_ratio,
-            min_sigmas=cfg.min_sigmas,
-            warning_k=cfg.warning_k,
-            warning_n=cfg.warning_n,
-            critical_k=cfg.critical_k,
-            critical_n=cfg.critical_n,
-            reference_floor=cfg.min_kl,
-            warmup_steps=cfg.warmup_steps,
-            warmup_observations=cfg.warmup_steps,
-            early_ratio=cfg.early_ratio,
+        self._watch = cfg.rising_watch(
+            spike_critical=cfg.spike_critical_ratio, reference_floor=cfg.min_kl, early_ratio=cfg.early_ratio,
             early_min_delta=cfg.early_min_kl,
-            window=cfg.baseline_window,
-            log_scale=True,
-            min_rel_sigma=0.05,
         )
         self._recent = TrendWindow(cfg.runaway_window, log_scale=True, keep_before=True)
         self._log_ratio = math.log(cfg.runaway_ratio)

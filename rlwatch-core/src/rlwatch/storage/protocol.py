@@ -57,7 +57,11 @@ class Store(Protocol):
         ...
 
     def iter_rows(self, run_ref: str, start: int | None = None, end: int | None = None) -> Iterator[dict[str, Any]]:
-        """Rows as dicts: step, wall_time and each metric (None = not logged, nan = logged as NaN)."""
+        """Rows as dicts: step, wall_time and each metric (None = not logged, nan = logged as NaN).
+
+        Each metric is under its `rlwatch.storage.records.row_keys` key: its own name, or
+        ``metric/<name>`` for a metric called ``step``, ``wall_time`` or ``run_id``.
+        """
         ...
 
     def alerts(self, run_ref: str | None = None, include_suppressed: bool = True) -> list[AlertRow]:

@@ -1,11 +1,10 @@
 """Read-only access to an rlwatch SQLite file, for the CLI, dashboard and tests.
 
-Opens the file with ``mode=ro``: readers can never modify it, and under WAL
-they never block the writer (nor it them). A file on a read-only filesystem
-(an archived run) has no room for SQLite's shared-memory file, so it is then
-opened as immutable. Every problem (missing, not a database, damaged pages,
-missing tables, a newer schema) is one `StoreError` with a clear message,
-never a traceback.
+Opens the file read-only (`rlwatch.storage.readonly`: ``mode=ro``, and on a
+read-only filesystem as immutable or from a private copy). Every problem
+(missing, not a database, damaged pages, missing tables, a newer schema) is
+one `StoreError` (`SchemaTooNewError` for a newer schema) with a clear
+message, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,14 +13,14 @@ import functools
 import json
 import os
 import sqlite3
-import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from rlwatch.errors import StoreError
-from rlwatch.storage.records import AlertRow, RunInfo
+from rlwatch.errors import SchemaTooNewError, StoreError
+from rlwatch.storage.readonly import connect_readonly
+from rlwatch.storage.records import AlertRow, RunInfo, row_keys
 from rlwatch.storage.schema import SCHEMA_VERSION, SLOTS, table_exists
 
 __all__ = ["AlertRow", "RunInfo", "StoreError", "StoreReader"]
@@ -38,6 +37,18 @@ _SELECT_RUNS = (
 
 _REQUIRED_TABLES = ("runs", "run_metrics", "metric_rows", "alerts", "deliveries")
 
+_MAX_DETAIL = 160
+"""Characters of an SQLite error message kept in a `StoreError`."""
+
+
+def _damaged(path: str, exc: sqlite3.Error) -> StoreError:
+    # SQLite quotes the bad value in some messages (a damaged text column): keep the line short.
+    detail = str(exc) if len(str(exc)) <= _MAX_DETAIL else str(exc)[:_MAX_DETAIL] + "..."
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED: not damage
+        return StoreError(f"{path} cannot be read right now ({detail}); try again")
+    return StoreError(f"{path} cannot be read, it is damaged ({type(exc).__name__}: {detail}); "
+                      f"`rlwatch doctor --db {path}` checks the whole file")
+
 
 def _readable(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """Turn SQLite errors of a read (a damaged page, a missing table) into one clear `StoreError`."""
@@ -47,9 +58,22 @@ def _readable(method: Callable[_P, _R]) -> Callable[_P, _R]:
         try:
             return method(*args, **kwargs)
         except sqlite3.Error as exc:
-            path = getattr(args[0], "path", "?")
-            raise StoreError(f"{path} cannot be read ({type(exc).__name__}: {exc}); "
-                             "run `rlwatch doctor --db` on it") from None
+            raise _damaged(getattr(args[0], "path", "?"), exc) from None
+
+    return wrapper
+
+
+def _readable_rows(
+    method: Callable[_P, Iterator[dict[str, Any]]],
+) -> Callable[_P, Iterator[dict[str, Any]]]:
+    """`_readable` for a generator: a damaged page met halfway through the rows is a `StoreError` too."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Iterator[dict[str, Any]]:
+        try:
+            yield from method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _damaged(getattr(args[0], "path", "?"), exc) from None
 
     return wrapper
 
@@ -63,51 +87,36 @@ class StoreReader:
             raise StoreError(f"no rlwatch database at {self.path}")
         if os.path.isdir(self.path):
             raise StoreError(f"{self.path} is a folder, not an rlwatch database (try {self.path}/metrics.db)")
-        self._conn = self._open()
+        self._file = connect_readonly(self.path)
+        self._conn = self._file.conn
         try:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             has_runs = table_exists(self._conn, "runs")
+            missing = [t for t in _REQUIRED_TABLES if not table_exists(self._conn, t)]
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            self._file.close()
             raise StoreError(f"{self.path} is not a readable SQLite database: {exc}") from None
         if version > SCHEMA_VERSION:
-            self._conn.close()
-            raise StoreError(
+            self._file.close()
+            raise SchemaTooNewError(
                 f"{self.path} has schema {version}, newer than this rlwatch ({SCHEMA_VERSION}); upgrade rlwatch-core"
             )
         if version == 0 or not has_runs:
-            self._conn.close()
+            self._file.close()
             raise StoreError(f"{self.path} is not an rlwatch database (no runs table, schema {version})")
         if version < SCHEMA_VERSION:
-            self._conn.close()
+            self._file.close()
             raise StoreError(
                 f"{self.path} has the older schema {version}; open it once with a monitor "
                 f"(rlwatch.attach(log_dir=...)) to migrate it to {SCHEMA_VERSION}"
             )
-        missing = [t for t in _REQUIRED_TABLES if not table_exists(self._conn, t)]
         if missing:
-            self._conn.close()
+            self._file.close()
             raise StoreError(f"{self.path} is damaged: table(s) {', '.join(missing)} missing")
 
-    def _open(self) -> sqlite3.Connection:
-        base = "file:" + urllib.parse.quote(os.path.abspath(self.path))
-        try:
-            conn = sqlite3.connect(base + "?mode=ro", uri=True, timeout=5.0, check_same_thread=False)
-            conn.execute("PRAGMA user_version").fetchone()
-            return conn
-        except sqlite3.OperationalError:
-            pass  # e.g. a WAL file on a read-only filesystem: no -shm can be created
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a readable SQLite database: {exc}") from None
-        try:
-            # Nothing can write there either, so reading it as immutable is safe.
-            return sqlite3.connect(base + "?mode=ro&immutable=1", uri=True, timeout=5.0, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path} cannot be opened for reading: {exc}") from None
-
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection (and remove the private copy of a read-only file, if one was made)."""
+        self._file.close()
 
     def __enter__(self) -> StoreReader:
         return self
@@ -259,13 +268,19 @@ class StoreReader:
                         counts[name] = counts.get(name, 0) + 1
         return counts
 
-    @_readable
+    @_readable_rows
     def iter_rows(self, run_ref: str, start: int | None = None, end: int | None = None) -> Iterator[dict[str, Any]]:
-        """Rows as dicts: step, wall_time and every metric (None = missing, nan = NaN)."""
+        """Rows as dicts: step, wall_time and every metric (None = missing, nan = NaN).
+
+        A metric named like a row field (``wall_time``...) is under its
+        `rlwatch.storage.records.row_keys` key (``metric/wall_time``).
+        """
         pk = self._run_pk(run_ref)
         if pk is None:
             return
-        layout = self._layout(pk)
+        stored = self._layout(pk)
+        keys = row_keys(stored)
+        layout = {keys[name]: where for name, where in stored.items()}
         names = sorted(layout)
         where, params = _range(pk, None, start, end)
         cursor = self._conn.execute(

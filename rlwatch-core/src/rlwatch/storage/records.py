@@ -7,6 +7,7 @@ dashboard work the same on a local file and on a team store.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,36 @@ from rlwatch.storage.schema import HEARTBEAT_SECONDS
 
 LOST_AFTER_SECONDS = 4 * HEARTBEAT_SECONDS
 """A running run without a heartbeat for this long ended without a word."""
+
+ROW_FIELDS: tuple[str, ...] = ("run_id", "step", "wall_time")
+"""Keys that rows (``Store.iter_rows``) and exports give to the row itself, not to a metric."""
+
+METRIC_KEY_PREFIX = "metric/"
+"""Put before a metric name that is one of `ROW_FIELDS`, so the metric keeps its own column."""
+
+
+def row_keys(names: Iterable[str]) -> dict[str, str]:
+    """Metric name -> its key in rows and exported files.
+
+    A metric may be called ``wall_time`` or ``run_id`` (user code names
+    metrics); written under its own name it would overwrite the row's wall
+    time or run id. Such a metric gets `METRIC_KEY_PREFIX` (``metric/wall_time``),
+    repeated in the unlikely case that name is taken too; every other metric
+    keeps its name. The result never holds a `ROW_FIELDS` key and never maps
+    two metrics to one key.
+    """
+    wanted = sorted(set(names))
+    taken = set(ROW_FIELDS) | set(wanted)
+    keys: dict[str, str] = {}
+    for name in wanted:
+        key = name
+        if name in ROW_FIELDS:
+            key = METRIC_KEY_PREFIX + name
+            while key in taken:
+                key = METRIC_KEY_PREFIX + key
+            taken.add(key)
+        keys[name] = key
+    return keys
 
 
 @dataclass

@@ -79,3 +79,19 @@ def insert_work(
         budget -= len(rows) * max(1, len(names))
         consumed += 1
     return touched, consumed
+
+
+def trim_oldest(work: Work, overflow: int, book: RunBook) -> Work:
+    """`work` without its oldest `overflow` rows, each dropped row counted on its run."""
+    kept: Work = []
+    for key, rows in work:
+        if overflow > 0:
+            cut = min(overflow, len(rows))
+            run = book.runs.get(key[0])
+            if run is not None:
+                run.dropped += cut
+            overflow -= cut
+            rows = rows[cut:]
+        if rows:
+            kept.append((key, rows))
+    return kept

@@ -15,9 +15,10 @@ Promises, and how they are kept:
   statements keep the writer ahead.
 * Back-pressure instead of silent loss. Past half the buffer, the caller
   yields the GIL now and then (``time.sleep(0)``) so the writer gets its
-  turn; only a full buffer drops rows, each drop counted on its run and
-  announced (from the writer thread, never the caller's) in the log.
-* Bounded memory: the buffer is capped in rows and in values (wide steps).
+  turn; past three quarters of its values (wide rows), it waits for the
+  writer's next take. Only a full buffer drops rows, each drop counted on
+  its run and announced from the writer thread. Memory is capped in rows
+  and in values.
 * Faults (read-only folder, disk full, file deleted, lock held, not a
   database, newer schema) are logged once with the real error; rows are
   kept and retried. Before anything would be dropped, and at close, the
@@ -37,7 +38,7 @@ from typing import Any
 
 from rlwatch.errors import SchemaTooNewError
 from rlwatch.storage.connection import is_transient, open_fallback, open_writable
-from rlwatch.storage.rows import Key, Work, insert_work
+from rlwatch.storage.rows import Key, Work, insert_work, trim_oldest
 from rlwatch.storage.run_records import (
     ALERT,
     DELIVERY,
@@ -58,7 +59,6 @@ _YIELD_EVERY = 8
 """When the writer is behind, the caller yields the GIL once every this many steps."""
 _WIDE = 64
 """Steps with at least this many values check for back-pressure on every call."""
-
 
 
 class StoreWriter:
@@ -355,8 +355,6 @@ class StoreWriter:
         self._conn = None
         self._inode = None
 
-    # -- records -------------------------------------------------------------------------------
-
     # -- faults --------------------------------------------------------------------------------
 
     def _on_fault(
@@ -391,18 +389,7 @@ class StoreWriter:
             self._rescue()
 
     def _trim(self, overflow: int) -> None:
-        kept: Work = []
-        for key, rows in self._retry_rows:
-            if overflow > 0:
-                cut = min(overflow, len(rows))
-                run = self._book.runs.get(key[0])
-                if run is not None:
-                    run.dropped += cut
-                overflow -= cut
-                rows = rows[cut:]
-            if rows:
-                kept.append((key, rows))
-        self._retry_rows = kept
+        self._retry_rows = trim_oldest(self._retry_rows, overflow, self._book)
         self._book.announce_drops(self.path, self._capacity)
 
     def _rescue(self) -> None:

@@ -280,8 +280,9 @@ def _generate(run: SimulatedRun, rng: np.random.Generator, steps: int, groups: i
     elif kind == "entropy_explosion":
         # the policy turns to noise: entropy heads for the uniform distribution's log(vocab)
         ceiling = rng.uniform(8.0, 11.0)
-        target = np.minimum(entropy * rng.uniform(8.0, 60.0), ceiling)
-        entropy = np.where(after, entropy + (target - entropy) * _ramp(t, onset, rng.uniform(1.0, 10.0)), entropy)
+        noise_level = np.minimum(entropy * rng.uniform(8.0, 60.0), ceiling)
+        rise = _ramp(t, onset, rng.uniform(1.0, 10.0))
+        entropy = np.where(after, entropy + (noise_level - entropy) * rise, entropy)
     elif kind == "kl_explosion":
         if variant == "jump":
             kl = np.where(after, kl * rng.uniform(8.0, 30.0), kl)
