@@ -54,7 +54,7 @@ def _grpo_collapse(log_dir: str) -> None:
     rng = np.random.default_rng(0)
     with rlwatch.attach(run_id="grpo-collapse", log_dir=log_dir, framework="trl") as mon:
         for step in range(400):
-            entropy = 2.0 * math.exp(-step / 60) + 0.005 * rng.standard_normal()
+            entropy = 2.0 * math.exp(-step / 60) + 0.02 + 0.005 * rng.standard_normal()  # stays > 0
             loss = float("nan") if step == 300 else 1.0 / (step + 1)
             mon.log_step(step, entropy=entropy, kl_divergence=0.02 + 0.001 * rng.random(),
                          reward_mean=step / 400, loss=loss, grad_norm=1.0 + rng.random())

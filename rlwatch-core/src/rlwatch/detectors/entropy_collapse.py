@@ -31,7 +31,6 @@ baseline.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -195,11 +194,15 @@ class EntropyCollapseDetector(Detector[EntropyCollapseConfig]):
                    f"(significant decline over the last {cfg.trend_window} values)")
         else:
             why = f"{x / base:.0%} of the run's baseline {base:.3g} nats ({k} of the last {n} values low)"
+        values = {"entropy": x, "baseline": base}
+        if w.live and w.warning_edge > 0.0:
+            # an edge at or below zero (a baseline as wide as itself) is no threshold to draw
+            values["warning_below"] = w.warning_edge
         return self.alert(
             step,
             severity,
             f"Policy entropy {x:.3g} nats is {why}.",
-            {"entropy": x, "baseline": base, "warning_below": w.warning_edge if w.live else math.nan},
+            values,
             RECOMMENDATION,
         )
 
