@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import csv
 import io
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
