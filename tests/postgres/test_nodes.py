@@ -84,7 +84,15 @@ def test_a_killed_job_is_shipped_by_rlwatch_sync(tmp_path: Path, own_cluster: Te
     url = own_cluster.url
     proc = start_node("killed", tmp_path, url, 1_000_000, interval=0.001)
     wait_for_line(proc, "progress")
-    # PostgreSQL goes away, the job keeps training (the spool fills), then the job is SIGKILLed.
+    # The shipper has reached PostgreSQL once (a busy machine may take it a few seconds) ...
+    deadline = time.monotonic() + 60
+    while True:
+        with PostgresStore(url) as team:
+            if team.run("killed") is not None:
+                break
+        assert time.monotonic() < deadline, "the run never reached PostgreSQL"
+        time.sleep(0.2)
+    # ... then PostgreSQL goes away, the job keeps training (the spool fills), then the job is SIGKILLed.
     own_cluster.stop()
     wait_for_line(proc, "progress", timeout=30)
     wait_for_line(proc, "progress", timeout=30)
