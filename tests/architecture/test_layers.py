@@ -26,7 +26,7 @@ CORE_LAYERS: list[tuple[str, tuple[str, ...]]] = [
                     "rlwatch.storage", "rlwatch.storage.*", "rlwatch.alert_manager", "rlwatch.distributed")),
     ("registry and config", ("rlwatch.builtins", "rlwatch.plugins", "rlwatch.config", "rlwatch.config.*")),
     ("spine", ("rlwatch.core", "rlwatch.api", "rlwatch.assembly", "rlwatch.alerting", "rlwatch.process",
-               "rlwatch.replication", "rlwatch.integration", "rlwatch.stores")),
+               "rlwatch.routing", "rlwatch.replication", "rlwatch.integration", "rlwatch.stores")),
     ("readers and entry points", ("rlwatch", "rlwatch.__main__", "rlwatch.cli", "rlwatch.cli.*",
                                   "rlwatch.dashboard", "rlwatch.dashboard.*", "rlwatch.diagnose",
                                   "rlwatch.importers", "rlwatch.importers.*", "rlwatch.testing",

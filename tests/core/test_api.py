@@ -132,6 +132,20 @@ def test_nan_fires_loss_nan_critical_and_is_stored(log_dir: Path, db_path: Path)
         assert types <= {"real", "null"}
 
 
+def test_huge_arrays_neither_warn_nor_raise_under_strict_numpy(log_dir: Path) -> None:
+    """A user running with np.seterr(all="raise") and warnings as errors: overflow stays inside rlwatch."""
+    import warnings
+
+    import numpy as np
+
+    m = rlwatch.attach(log_dir=str(log_dir), run_id="huge")
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(40):
+            m.log_step(i, loss=1.0, rewards=np.full(64, 1e300 * (1 + i % 3)), advantages=np.array([1e308, -1e308]))
+    m.stop()
+
+
 def test_calls_after_stop_are_harmless(log_dir: Path) -> None:
     m = rlwatch.attach(log_dir=str(log_dir), run_id="after")
     m.stop()

@@ -81,6 +81,7 @@ class StoredRun:
     n_steps: int
     alerts: list[tuple[str, str, int | None]]
     metrics: dict[str, Any]
+    end_reason: str | None = None
 
     def criticals(self) -> set[str]:
         """Detectors that raised a critical alert."""
@@ -103,7 +104,7 @@ def read_runs(folder: Path | str = ".") -> list[StoredRun]:
         for run in reader.runs():
             alerts = [(a.detector, a.severity, a.step) for a in reader.alerts(run.run_id)]
             out.append(StoredRun(run.run_id, run.status, run.framework, run.n_steps, alerts,
-                                 reader.metrics(run.run_id)))
+                                 reader.metrics(run.run_id), run.end_reason))
         return out
     finally:
         reader.close()

@@ -36,6 +36,7 @@ from rlwatch.errors import ConfigError
 from rlwatch.guard import report, swallow
 from rlwatch.intake import Intake
 from rlwatch.replication import acquire_replicator, release_replicator
+from rlwatch.routing import Router
 from rlwatch.storage.shared import get_writer, release_writer
 from rlwatch.storage.writer import StoreWriter
 
@@ -88,6 +89,7 @@ class RLWatch:
         self._writer: StoreWriter | None = None
         self._replicator_key: tuple[str, str] | None = None
         self._detectors: list[Detector[Any]] = []
+        self._router = Router([])
         self._timed: list[Detector[Any]] = []
         self._alerts: AlertPipeline | None = None
         self._context = RunContext(run_id=self.run_id)
@@ -147,6 +149,7 @@ class RLWatch:
                                    db_path=self.db_path)
         channels = build_channels(cfg)
         self._detectors = build_detectors(cfg)
+        self._router = Router(self._detectors)
         for det in self._detectors:
             det.set_background(not self.replay)
         self._timed = [d for d in self._detectors if type(d).check_time is not Detector.check_time]
@@ -317,7 +320,7 @@ class RLWatch:
             return []
         st, repeated, values, arrays = read
         alerts: list[Alert] | None = None
-        for det in self._detectors if detect else ():
+        for det in self._router.route(values, arrays) if detect else ():
             try:
                 found = det.update(st, values, arrays)
             except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others

@@ -33,14 +33,17 @@ def mean_std(arr: Any) -> tuple[float, float] | None:
     """
     import numpy as np  # already imported: arrays only come from numpy (coerce.to_array)
 
-    flat = arr.reshape(-1)
-    total = float(flat.sum())
-    if total - total != 0.0:  # NaN or inf inside: fall back to the finite values only
-        flat = flat[np.isfinite(flat)]
-        if not flat.size:
-            return None
+    # Hostile magnitudes (1e300) overflow the sums: the result is inf/NaN and detectors skip it,
+    # but numpy would also warn, or raise under a user's np.seterr(all="raise"), on their thread.
+    with np.errstate(all="ignore"):
+        flat = arr.reshape(-1)
         total = float(flat.sum())
-    n = flat.size
-    mean = total / n
-    centred = flat - mean
-    return mean, math.sqrt(float(centred.dot(centred)) / n)
+        if total - total != 0.0:  # NaN or inf inside: fall back to the finite values only
+            flat = flat[np.isfinite(flat)]
+            if not flat.size:
+                return None
+            total = float(flat.sum())
+        n = flat.size
+        mean = total / n
+        centred = flat - mean
+        return mean, math.sqrt(float(centred.dot(centred)) / n)

@@ -41,7 +41,7 @@ class AdvantageVarianceDetector(Detector[AdvantageVarianceConfig]):
     id: ClassVar[str] = "advantage_variance"
     config_class = AdvantageVarianceConfig
     metrics: ClassVar[tuple[str, ...]] = ("advantage_std",)
-    arrays: ClassVar[tuple[str, ...]] = ()
+    arrays: ClassVar[tuple[str, ...]] = ("advantages",)
     missing_hint: ClassVar[str] = (
         "no advantage_std logged; pass advantage_std=... (std of the batch advantages) or "
         "the advantages array to log_step; GRPO with scale_rewards keeps it near 1"

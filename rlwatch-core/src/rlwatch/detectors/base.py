@@ -96,6 +96,12 @@ class Detector(ABC, Generic[C]):
         arrays: Names of array metrics it reads (e.g. ``("rewards",)``).
         missing_hint: What `rlwatch diagnose` says when none of `metrics` or
             `arrays` ever arrived, e.g. how to make the framework log them.
+        every_step: Call `update` at every step, whatever was logged
+            (`loss_nan` looks at every value). Otherwise `update` is called
+            only at steps that carry one of `metrics` or `arrays` (or at every
+            step when the detector declares neither).
+        per_step: False for a detector that works from the clock alone
+            (`check_time`): its `update` is never called.
 
     Attributes:
         config: The detector's options (a `config_class` instance: a bare
@@ -108,6 +114,8 @@ class Detector(ABC, Generic[C]):
     metrics: ClassVar[tuple[str, ...]] = ()
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = ""
+    every_step: ClassVar[bool] = False
+    per_step: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

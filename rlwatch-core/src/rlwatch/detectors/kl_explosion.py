@@ -46,7 +46,7 @@ from rlwatch.detectors.trends import TrendWindow
 from rlwatch.detectors.wording import k_of_n_rule, level_summary, ratio_alert
 from rlwatch.hookspecs import hookimpl
 from rlwatch.options import option, require
-from rlwatch.stats.trend import trend_statistics
+from rlwatch.stats.trend import mann_kendall_z
 
 RECOMMENDATION = (
     "1) Stop or pause and keep the last checkpoint before the jump; a runaway KL rarely "
@@ -178,7 +178,7 @@ class KLExplosionDetector(Detector[KLExplosionConfig]):
 
         cfg, w = self.config, self._watch
         recent = np.log(np.asarray(w.values()[-SETTLE_EVERY:], dtype=np.float64))
-        z, _ = trend_statistics(recent)
+        z = mann_kendall_z(recent)
         settled = abs(z) < SETTLED_Z
         self._settled_checks = self._settled_checks + 1 if settled else 0
         floor = cfg.settled_min_kl if self._settled_checks >= 2 else cfg.min_kl
@@ -204,14 +204,17 @@ class KLExplosionDetector(Detector[KLExplosionConfig]):
         return found
 
     def _runaway_now(self, log_x: float) -> tuple[float, float]:
+        # cheapest test first: most gated values of a noisy healthy run are not 2x the earlier median
         cfg, recent = self.config, self._recent
+        level = recent.before_level()
+        if log_x - level < self._log_ratio:
+            return 0.0, 0.0  # not yet far from where it was
         now = recent.trend()
         if now.z < cfg.runaway_z or now.change < self._min_rate * now.steps:
             return 0.0, 0.0
-        earlier, level, sigma = recent.before()
-        if earlier.z >= cfg.runaway_z / 2 or log_x - level < self._log_ratio:
-            return 0.0, 0.0  # still settling since the start, or not yet far from where it was
-        if now.change < cfg.min_sigmas * sigma:
+        if recent.before_trend().z >= cfg.runaway_z / 2:
+            return 0.0, 0.0  # still settling since the start
+        if now.change < cfg.min_sigmas * recent.before_sigma(level):
             return 0.0, 0.0  # no larger than the noise of the settled level could draw across one window
         return math.log(2.0) * now.steps / now.change, math.exp(level)
 

@@ -86,6 +86,7 @@ class LossNaNDetector(Detector[LossNaNConfig]):
     config_class = LossNaNConfig
     metrics: ClassVar[tuple[str, ...]] = ("loss", "grad_norm", "kl_divergence", "entropy")
     arrays: ClassVar[tuple[str, ...]] = ()
+    every_step: ClassVar[bool] = True  # a non-finite value under any name is its business
     missing_hint: ClassVar[str] = (
         "none of loss, grad_norm, kl_divergence or entropy logged; log at least loss and "
         "grad_norm (TRL masks NaN in the logged loss, it shows in grad_norm)"

@@ -86,6 +86,7 @@ class StalledDetector(Detector[StalledConfig]):
     metrics: ClassVar[tuple[str, ...]] = ()
     arrays: ClassVar[tuple[str, ...]] = ()
     missing_hint: ClassVar[str] = ""
+    per_step: ClassVar[bool] = False  # it watches the clock (check_time), not the values
 
     def __init__(self, config: StalledConfig | None = None) -> None:
         super().__init__(config)

@@ -84,12 +84,17 @@ class TrendWindow:
         """Mann-Kendall z and Theil-Sen change over the window (in log units with ``log_scale``)."""
         return self._trend_of(len(self._values) - self.size, len(self._values))
 
-    def before(self) -> tuple[Trend, float, float]:
-        """The preceding window's trend, median and robust sigma (MAD x 1.4826), for ``keep_before`` windows."""
-        older = list(self._values)[: self.size]
-        median = _median(older)
-        sigma = 1.4826 * _median([abs(v - median) for v in older])
-        return self._trend_of(0, self.size), median, sigma
+    def before_level(self) -> float:
+        """The median of the preceding window, for ``keep_before`` windows."""
+        return _median(list(self._values)[: self.size])
+
+    def before_sigma(self, level: float) -> float:
+        """The robust sigma (MAD x 1.4826) of the preceding window around its median `level`."""
+        return 1.4826 * _median([abs(v - level) for v in list(self._values)[: self.size]])
+
+    def before_trend(self) -> Trend:
+        """The preceding window's trend, for ``keep_before`` windows: was the metric settled before it moved?"""
+        return self._trend_of(0, self.size)
 
     def _trend_of(self, lo: int, hi: int) -> Trend:
         lo = max(0, lo)

@@ -100,7 +100,7 @@ class RollingBaseline:
         self._next = self.min_count  # count at which the next refresh runs
         # Baselines fed on the same steps would all re-sort on the same step
         # every `refresh` values; a per-instance phase spreads that cost out
-        # (it shortens only the interval after the first refresh).
+        # (it shortens only the first full-size interval).
         self._phase = (next(_PHASES) * 7) % self.refresh
         self.count = 0
         self.median = math.nan
@@ -133,9 +133,12 @@ class RollingBaseline:
         count = self.count
         # A young baseline (few values, sparse logging) refreshes sooner: every quarter of its values, at most
         # every `refresh`; otherwise a median taken at the end of warm-up would stand for `refresh` more values.
-        gap = count // 4 if count < YOUNG * self.refresh else self.refresh
-        self._next = count + max(1, gap - self._phase)
-        self._phase = 0
+        if count < YOUNG * self.refresh:
+            self._next = count + max(1, count // 4)
+        else:
+            # the phase is spent on the first full-size gap: young gaps are too short to hold it
+            self._next = count + max(1, self.refresh - self._phase)
+            self._phase = 0
         s = sorted(self._ring if count >= self.window else self._ring[:count])
         n = len(s)
         # quartiles by linear interpolation, inlined: this runs every refresh

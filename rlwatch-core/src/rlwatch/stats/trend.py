@@ -45,16 +45,41 @@ def trend_statistics(x: Any) -> tuple[float, float]:
         return 0.0, 0.0
     i, j, gap = _pairs(n)
     d = a[j] - a[i]
-    s = float(np.count_nonzero(d > 0.0)) - float(np.count_nonzero(d < 0.0))
-    slope = float(np.median(d / gap))
+    z = _z_score(a, d)
+    q = d / gap
+    m = q.size
+    # the median by partition (np.median sorts and checks for NaN: 3x slower at this size)
+    if m % 2:
+        slope = float(np.partition(q, m // 2)[m // 2])
+    else:
+        part = np.partition(q, (m // 2 - 1, m // 2))
+        slope = 0.5 * float(part[m // 2 - 1] + part[m // 2])
+    return z, slope
+
+
+def mann_kendall_z(x: Any) -> float:
+    """The Mann-Kendall z score of `trend_statistics` alone (no slope: cheaper)."""
+    import numpy as np  # deferred: keeps `import rlwatch` light
+    a = np.asarray(x, dtype=np.float64)
+    if a.size < 3:
+        return 0.0
+    i, j, _ = _pairs(a.size)
+    return _z_score(a, a[j] - a[i])
+
+
+def _z_score(a: Any, d: Any) -> float:
+    """Mann-Kendall z of series `a` from its pairwise differences `d` (later minus earlier)."""
+    import numpy as np  # deferred: keeps `import rlwatch` light
+    n = a.size
+    pos = int(np.count_nonzero(d > 0.0))
+    neg = int(np.count_nonzero(d < 0.0))
+    s = float(pos - neg)
     var = n * (n - 1) * (2 * n + 5) / 18.0
-    ties = n - np.unique(a).size
-    if ties:
-        # exact tie correction needs group sizes; only then pay for them
+    if pos + neg < d.size:
+        # a zero difference means tied values; only then pay for the exact tie correction
         _, counts = np.unique(a, return_counts=True)
         t = counts[counts > 1].astype(np.float64)
         var -= float((t * (t - 1) * (2 * t + 5)).sum()) / 18.0
     if var <= 0.0 or s == 0.0:
-        return 0.0, slope
-    z = (s - 1.0 if s > 0 else s + 1.0) / math.sqrt(var)
-    return z, slope
+        return 0.0
+    return (s - 1.0 if s > 0 else s + 1.0) / math.sqrt(var)
