@@ -212,7 +212,9 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
                     out.append(self._spread_alert(step, spread, sev, "range", self._range))
         else:
             mean = s / n
-            var = float(np.dot(r, r)) / n - mean * mean
+            # vdot, not dot: same BLAS call, but an overflow on absurd values (1e200) gives inf without
+            # a RuntimeWarning printed into the user's training log
+            var = float(np.vdot(r, r)) / n - mean * mean
             std = math.sqrt(var) if var > 1e-300 else 1e-9
             sev = self._std.observe(std, step)
             if sev:
