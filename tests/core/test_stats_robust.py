@@ -123,3 +123,26 @@ def test_a_failure_starting_at_the_end_of_warm_up_is_still_caught(first_bad: int
     first = next((i + 1 for i, s in enumerate(severities) if s), None)
     assert first is not None and first - first_bad <= 2, severities
     assert 2 in severities  # and it becomes critical, not just a warning
+
+
+def _mann_kendall_z_by_hand(x: list[float]) -> float:
+    """Textbook Mann-Kendall z with the tie-corrected variance, written out pair by pair."""
+    n = len(x)
+    s = sum((x[j] > x[i]) - (x[j] < x[i]) for i in range(n) for j in range(i + 1, n))
+    ties: dict[float, int] = {}
+    for v in x:
+        ties[v] = ties.get(v, 0) + 1
+    var = (n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties.values())) / 18.0
+    if s == 0 or var <= 0:
+        return 0.0
+    return (s - 1 if s > 0 else s + 1) / math.sqrt(var)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_trend_z_with_tied_values_matches_the_textbook_formula(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 45))
+    # few distinct levels: many ties (rewards of 0/1, a clipped KL), sometimes all equal
+    x = [float(v) for v in rng.integers(0, int(rng.integers(1, 6)), n)]
+    z, _ = trend_statistics(x)
+    assert z == pytest.approx(_mann_kendall_z_by_hand(x), abs=1e-12)

@@ -24,7 +24,6 @@ distinct values or fewer than ``min_distinct_fraction`` x n distinct values.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -162,7 +161,6 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
         self._range = LevelWatch(side="high", min_rel_sigma=0.05, reference_floor=1e-9, **common)
         self._n = 0
         self._few_valued: bool | None = None  # None until the first level check
-        self._dip: Callable[[Any], Any] | None = None
         self._offload = Offload()  # inline until a live monitor moves it to the background
         self._dip_due = 0
         self._suspect = False
@@ -199,8 +197,10 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
         check = self._n >= self._dip_due or self._suspect or self._few_valued is None
         if check:
             self._dip_due = self._n + cfg.dip_every
-            u = np.unique(r)
-            distinct = u.size
+            # sort + count of changes, not np.unique: same count, 40 % cheaper, and no lazy import
+            # inside numpy that made the first call take ~7 ms on the caller's thread
+            ordered = np.sort(r)
+            distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
             self._few_valued = distinct <= cfg.max_levels or distinct < cfg.min_distinct_fraction * n
         out: list[Alert] = []
         if self._few_valued:
@@ -237,18 +237,13 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
         if self._offload.busy:
             self._dip_due = self._n + 1  # the previous test is still running: try again next step
             return
-        if self._dip is None:
-            from rlwatch.stats import dip_test
-
-            self._dip = dip_test
         import numpy as np  # already loaded: r is an ndarray
 
         if n > cfg.max_dip_samples:
             r = r[:: -(-n // cfg.max_dip_samples)]
         # A copy: the test may run on another thread while the caller reuses its buffer.
         sample = np.array(r, dtype=np.float64, copy=True)
-        dip = self._dip
-        self._offload.submit(lambda: dip(sample), tag=(step, self._n, sample.size))
+        self._offload.submit(lambda: _run_dip(sample), tag=(step, self._n, sample.size))
 
     def _dip_result(self, tag: tuple[int, int, int], res: Any) -> Alert | None:
         step, n_at_test, size = tag
@@ -313,6 +308,13 @@ class RewardHackingDetector(Detector[RewardHackingConfig]):
             "dip_tests": float(self.dip_tests),
             "observations": float(self._n),
         }
+
+
+def _run_dip(sample: Any) -> Any:
+    """The dip test of `sample`; imported here so a live monitor pays the first import on its worker."""
+    from rlwatch.stats.dip import dip_test
+
+    return dip_test(sample)
 
 
 @hookimpl

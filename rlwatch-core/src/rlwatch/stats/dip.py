@@ -33,14 +33,17 @@ import bisect
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
+
+if TYPE_CHECKING:
+    # typing only: importing numpy.typing costs ~1 ms, paid by a live monitor's first dip test
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["DipResult", "dip_statistic", "dip_test"]
-
-FloatArray = npt.NDArray[np.float64]
 
 _TABLE_FILE = "dip_null_quantiles.json"
 
@@ -497,10 +500,26 @@ def _null_table() -> _NullTable:
     if _table is None:
         with _table_lock:
             if _table is None:
-                # Imported here: only the first p-value pays for them.
+                # Imported here: only the first p-value pays for it.
                 import json
-                from importlib import resources
 
-                text = resources.files("rlwatch.stats").joinpath(_TABLE_FILE).read_text("utf-8")
-                _table = _NullTable(json.loads(text))
+                _table = _NullTable(json.loads(_table_text()))
     return _table
+
+
+def _table_text() -> str:
+    """The shipped table's text: read next to this module, through importlib.resources only when zipped.
+
+    importlib.resources costs ~2 ms to import; the first dip test runs on a live monitor's
+    worker thread, and a training thread waiting for the GIL would pay for it.
+    """
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), _TABLE_FILE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:
+        from importlib import resources
+
+        return resources.files("rlwatch.stats").joinpath(_TABLE_FILE).read_text("utf-8")
