@@ -147,8 +147,6 @@ class StoreWriter:
                     rows.append(row)
             self._puts += 1
             puts = self._puts
-        if self._writing and puts % _WRITING_YIELD_EVERY == 0:
-            time.sleep(0)
         if (puts % _YIELD_EVERY == 0 or len(vals) >= _WIDE) and (
             self._nrows > self._high_water
             or self._nvalues > self._values_high_water
@@ -165,6 +163,8 @@ class StoreWriter:
                 self._taken.wait(self.flush_interval)
             else:
                 time.sleep(0)
+        elif self._writing and puts % _WRITING_YIELD_EVERY == 0:
+            time.sleep(0)  # not behind, but writing: let each statement's GIL re-acquire through
 
     def put_alert(self, run_id: str, alert: Any, status: str, reason: str) -> None:
         """Queue an alert record (alerts are never dropped for buffer space)."""
