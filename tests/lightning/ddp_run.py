@@ -12,6 +12,7 @@ point, tells rlwatch it is rank 0: Lightning's rank must still win).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -35,7 +36,12 @@ def main() -> None:
     if mode == "user-attach":
         rlwatch.attach(trainer=trainer, distributed={"rank": 0, "world_size": 1})
     trainer.fit(BanditPolicy(n_batches=n_batches))
-    print(f"RANK {trainer.global_rank} STEPS {trainer.global_step} RECORDING {any(seen)}", flush=True)
+    # One write(2) of a short line: both ranks share the pipe, and print()
+    # writes the text and the newline separately, so two ranks' lines could
+    # interleave ("...TrueRANK 1 ..."). A pipe write under PIPE_BUF is atomic.
+    line = f"RANK {trainer.global_rank} STEPS {trainer.global_step} RECORDING {any(seen)}\n"
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), line.encode())
 
 
 if __name__ == "__main__":
