@@ -9,8 +9,11 @@ catch-up). Prints JSON lines on stdout: ``{"event": "started"}``, then
 "done", "status": {...}}`` with the shipper's status.
 
 ``--host NAME`` makes the run's recorded host NAME (a second "machine" on one
-real one). ``--latency-file PATH`` writes ``wall_time latency_ns`` per step
-(numpy .npy, two columns).
+real one). ``--latency-file PATH`` writes ``wall_time latency_ns
+control_ns`` per step (numpy .npy, three columns): ``control_ns`` times a
+fixed piece of pure-Python work of similar size done just before each
+``log_step``, so that a test can tell a slower rlwatch from a slower machine
+(a shared CI host's speed drifts by more than 10 % within a minute).
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ import os
 import platform
 import sys
 import time
+
+
+def _control_work(step: int) -> float:
+    """Pure-Python work of about log_step's size (dicts, floats, calls): the machine's speed, now."""
+    row = {f"m{i}": math.sin(step + i) * 0.5 for i in range(24)}
+    return sum(v * v for v in row.values() if math.isfinite(v))
 
 
 def main() -> int:
@@ -43,10 +52,12 @@ def main() -> int:
     monitor = rlwatch.attach(run_id=args.run_id, log_dir=args.log_dir)
     print(json.dumps({"event": "started", "pid": os.getpid()}), flush=True)
     extra = [f"extra_{i}" for i in range(max(0, args.metrics - 4))]
-    record = np.zeros((args.steps, 2)) if args.latency_file else None
+    record = np.zeros((args.steps, 3)) if args.latency_file else None
     perf = time.perf_counter_ns
     for step in range(args.steps):
         values = {f: 0.001 * (step % 97) + i for i, f in enumerate(extra)}
+        start = perf()
+        _control_work(step)
         before = perf()
         monitor.log_step(
             step,
@@ -58,7 +69,7 @@ def main() -> int:
         )
         after = perf()
         if record is not None:
-            record[step] = (time.time(), after - before)
+            record[step] = (time.time(), after - before, before - start)
         if step % 500 == 499:
             print(json.dumps({"event": "progress", "step": step}), flush=True)
         if args.interval:

@@ -68,16 +68,23 @@ def test_postgres_down_for_30_s_loses_nothing_and_slows_nothing(tmp_path: Path, 
     (status,) = done["status"].values()
     assert status["outage_since"] is None and status["connected"] is True
     # log_step latency during the outage is within 10 % of normal (medians, thousands of calls each).
+    # The machine's own speed drifts between the two windows (on a shared 2-core CI host the
+    # same loop measured 17 µs one minute and 67 µs another), so each window's median is taken
+    # relative to the median of a fixed control workload timed just before every log_step
+    # call in the same loop: what is left is what the outage does to rlwatch.
     record = np.load(latencies)
-    wall, ns = record[:, 0], record[:, 1]
-    normal = ns[(wall > started + 2) & (wall < down_at - 1)]
-    outage = ns[(wall > down_at + 1) & (wall < up_at - 1)]
-    assert len(normal) > 2000 and len(outage) > 4000
-    normal_median, outage_median = float(np.median(normal)), float(np.median(outage))
-    print(json.dumps({"normal_median_us": normal_median / 1e3, "outage_median_us": outage_median / 1e3,
-                      "normal_p99_us": float(np.percentile(normal, 99)) / 1e3,
-                      "outage_p99_us": float(np.percentile(outage, 99)) / 1e3}))
-    assert outage_median <= 1.10 * normal_median
+    wall, ns, control = record[:, 0], record[:, 1], record[:, 2]
+    normal_window = (wall > started + 2) & (wall < down_at - 1)
+    outage_window = (wall > down_at + 1) & (wall < up_at - 1)
+    assert normal_window.sum() > 2000 and outage_window.sum() > 4000
+    figures = {
+        f"{name}_{what}_us": float(np.percentile(values[window], q)) / 1e3
+        for name, window in (("normal", normal_window), ("outage", outage_window))
+        for what, values, q in (("median", ns, 50), ("p99", ns, 99), ("control_median", control, 50))
+    }
+    figures["machine_drift"] = figures["outage_control_median_us"] / figures["normal_control_median_us"]
+    print(json.dumps(figures))
+    assert figures["outage_median_us"] <= 1.10 * figures["machine_drift"] * figures["normal_median_us"], figures
 
 
 def test_a_killed_job_is_shipped_by_rlwatch_sync(tmp_path: Path, own_cluster: TemporaryCluster) -> None:
