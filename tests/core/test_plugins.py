@@ -166,6 +166,31 @@ def test_plugin_cli_command_and_doctor(tmp_path: Path, rlwatch_cmd: str) -> None
 
 
 @needs_fixture_plugins
+def test_a_plugin_detector_options_appear_in_init_and_the_reference(tmp_path: Path, rlwatch_cmd: str) -> None:
+    # One module and one registration (rlwatch-testplugin): nothing in core names the probe, yet
+    # `rlwatch init` documents its options, the file it writes sets them, and the generated
+    # configuration reference lists them.
+    target = tmp_path / "rlwatch.yaml"
+    out = subprocess.run([rlwatch_cmd, "init", "-o", str(target)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = target.read_text(encoding="utf-8")
+    section = text[text.index("# plugin_probe:"):].split("\n\n")[0]
+    assert "#   # Fire critical when plugin_probe exceeds this.\n#   threshold: 1.0" in section
+    assert "#   cooldown_steps: 50" in section  # the shared detector fields come with it
+    # Uncommenting the section as a user would sets the plugin's option.
+    edited = text.replace(section, "plugin_probe:\n  threshold: 7.5\n")
+    target.write_text(edited, encoding="utf-8")
+    assert rlwatch.load_config(str(target)).plugin_probe.threshold == 7.5  # type: ignore[attr-defined]
+
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    page = _python(f"import sys; sys.path.insert(0, {str(scripts)!r}); import gen_docs; "
+                   "print(gen_docs.configuration_page())").stdout
+    assert "## `plugin_probe`" in page
+    assert "| `threshold` | `float` | `1.0` |  | Fire critical when plugin_probe exceeds this. |" in page
+
+
+@needs_fixture_plugins
 def test_plugin_detector_config_is_validated(log_dir: Path) -> None:
     with pytest.raises(rlwatch.ConfigError, match="plugin_probe.threshhold.*Did you mean 'threshold'"):
         rlwatch.attach(log_dir=str(log_dir), plugin_probe={"threshhold": 1.0})
