@@ -15,10 +15,17 @@ second sees jobs deferred, never dropped.
 
 A slot can also run its jobs inline (replays, ``log_metrics``, standalone
 detectors), which gives exactly the same results without the one-step delay.
+
+At interpreter exit the worker finishes the job in hand and takes no other:
+it is a daemon thread, and one still inside numpy's C++ sort (which releases
+the GIL) when the interpreter finalises would be torn down by
+``pthread_exit`` through C++ frames, aborting the user's process with
+SIGABRT ("terminate called without an active exception").
 """
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
@@ -31,6 +38,10 @@ DUTY_CYCLE = 0.1
 _jobs: queue.Queue[tuple[Offload, Callable[[], Any], Any]] = queue.Queue()
 _worker: threading.Thread | None = None
 _worker_lock = threading.Lock()
+_computing = threading.Lock()
+"""Held by the worker while it runs a job; taken for good at exit (see `_quiesce`)."""
+EXIT_WAIT_SECONDS = 1.0
+"""How long exit waits for the job in hand (a dip test takes well under a millisecond)."""
 
 
 class Offload:
@@ -83,18 +94,27 @@ def _ensure_worker() -> None:
         return
     with _worker_lock:
         if _worker is None or not _worker.is_alive():
+            first = _worker is None
             _worker = threading.Thread(target=_work, name="rlwatch-offload", daemon=True)
             _worker.start()
+            if first:
+                atexit.register(_quiesce)
+
+
+def _quiesce() -> None:
+    """Let the job in hand finish and keep the worker from starting another (never released)."""
+    _computing.acquire(timeout=EXIT_WAIT_SECONDS)
 
 
 def _work() -> None:
     while True:
         slot, fn, tag = _jobs.get()
-        start = time.perf_counter()
-        try:
-            result = fn()
-        except Exception as exc:  # noqa: BLE001 - the detector sees the error as its result
-            result = exc
+        with _computing:
+            start = time.perf_counter()
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - the detector sees the error as its result
+                result = exc
         slot._finish(tag, result)
         spent = time.perf_counter() - start
         time.sleep(spent * (1.0 / DUTY_CYCLE - 1.0))

@@ -30,6 +30,7 @@ from rlwatch.dashboard import data, export
 from rlwatch.dashboard.assets import STATIC_DIR, plotly_js_path
 from rlwatch.dashboard.cache import PayloadCache, metrics_key, run_state
 from rlwatch.dashboard.downsample import DEFAULT_MAX_POINTS
+from rlwatch.dashboard.inflight import SHUTDOWN_WAIT_SECONDS, InFlight
 from rlwatch.errors import StoreError
 
 logger = logging.getLogger("rlwatch")
@@ -97,6 +98,7 @@ class DashboardServer(ThreadingHTTPServer):
         self.cache = PayloadCache()
         self.store_problems: set[str] = set()
         """Store errors already logged: a polling page would repeat the same one every few seconds."""
+        self.inflight = InFlight()  # answers and warm-up in progress, waited for at shutdown
         super().__init__(address, DashboardHandler)
 
     def warm(self, max_runs: int = 3) -> threading.Thread:
@@ -110,8 +112,10 @@ class DashboardServer(ThreadingHTTPServer):
             from rlwatch.stores import open_store
 
             try:
-                with open_store(self.db_path) as reader:
+                with self.inflight.working(), open_store(self.db_path) as reader:
                     for info in reader.runs()[:max_runs]:
+                        if self.inflight.stopping.is_set():
+                            return
                         key = run_state(info) + metrics_key(None, None, None, DEFAULT_MAX_POINTS)
                         self.cache.get_or_compute(
                             key, lambda: _encode(data.metrics_payload(reader, info.run_id))  # noqa: B023
@@ -172,6 +176,10 @@ class DashboardHandler(BaseHTTPRequestHandler):
     # -- routing -------------------------------------------------------------
 
     def _handle(self, send_body: bool) -> None:
+        with self.server.inflight.working():
+            self._answer(send_body)
+
+    def _answer(self, send_body: bool) -> None:
         started = time.perf_counter()
         try:
             self._check_host()
@@ -438,3 +446,5 @@ def serve(
         pass
     finally:
         server.server_close()
+        if not server.inflight.wait_idle(SHUTDOWN_WAIT_SECONDS):
+            logger.warning("rlwatch dashboard: stopped with answers in progress after %.0f s", SHUTDOWN_WAIT_SECONDS)
