@@ -26,6 +26,7 @@ SIGABRT ("terminate called without an active exception").
 from __future__ import annotations
 
 import atexit
+import os
 import queue
 import threading
 import time
@@ -99,11 +100,19 @@ def _ensure_worker() -> None:
             _worker.start()
             if first:
                 atexit.register(_quiesce)
+                if hasattr(os, "register_at_fork"):
+                    os.register_at_fork(after_in_child=_unlock_in_child)
 
 
 def _quiesce() -> None:
     """Let the job in hand finish and keep the worker from starting another (never released)."""
     _computing.acquire(timeout=EXIT_WAIT_SECONDS)
+
+
+def _unlock_in_child() -> None:
+    """A fork copies `_computing` as held if the worker was mid-job; the child has no such worker."""
+    global _computing
+    _computing = threading.Lock()
 
 
 def _work() -> None:
